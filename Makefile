@@ -1,0 +1,101 @@
+# agentd: GNU make. `make` builds bin/agentd, bin/agentctl, bin/agent-mock.
+# `make check` runs every test; `make demo` runs the main job; `make deps`
+# installs the Debian packages. SANITIZE=1 builds with ASan+UBSan into
+# build-asan/ (binaries in build-asan/bin/).
+
+PKGS	 = libcurl sqlite3 libevent jansson
+DEBS	 = libcurl4-openssl-dev libsqlite3-dev libevent-dev libjansson-dev \
+	   libcmocka-dev pkg-config sqlite3 curl
+
+CC	?= cc
+OPT	?= -O2 -g
+WARN	 = -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow \
+	   -Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+B	 = build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+else
+B	 = build
+SANFLAGS =
+endif
+BIN	 = $(if $(filter 1,$(SANITIZE)),$(B)/bin,bin)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS	+= -std=c11 $(OPT) $(WARN) $(SANFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(B) $(PKG_CFLAGS)
+LDFLAGS	+= $(SANFLAGS)
+LDLIBS	+= $(PKG_LIBS) -lm
+
+LIB_SRCS   = $(sort $(wildcard lib/*.c))
+LIB_OBJS   = $(LIB_SRCS:%.c=$(B)/%.o) $(B)/schema_sql.o
+AGENTD_SRCS = $(sort $(wildcard cmd/agentd/*.c))
+CTL_SRCS   = $(sort $(wildcard cmd/agentctl/*.c))
+MOCK_SRCS  = $(sort $(wildcard cmd/agent-mock/*.c))
+SCHEMA	   = $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
+UNIT_SRCS  = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+PROGS	 = $(BIN)/agentd $(BIN)/agentctl $(BIN)/agent-mock
+
+.PHONY: all deps check unit integration demo bench chaos fuzz clean install
+all: $(PROGS)
+
+$(B)/%.o: %.c $(wildcard lib/*.h) | $(B)/lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/lib:
+	@mkdir -p $@
+
+# The schema migrations are embedded in the binary as a C array.
+$(B)/schema_sql.c: $(SCHEMA) tests/gen-schema.sh | $(B)/lib
+	sh tests/gen-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libagentd.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/agentd: $(AGENTD_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/agentctl: $(CTL_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/agent-mock: $(MOCK_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h \
+    $(B)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    tests/unit/harness.c $(B)/libagentd.a $(LDLIBS) $(CMOCKA_LIBS)
+
+deps:
+	@sh tests/deps.sh $(DEBS)
+
+unit: $(UNIT_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@BIN=$(BIN) UNIT_DIR=$(B)/tests sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) sh tests/demo.sh
+
+clean:
+	rm -rf build build-asan bin
