@@ -117,3 +117,17 @@ util_fmt_age(int64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%lldd", (long long)(s / 86400));
 }
+
+/* Write the default API socket path into buf. */
+void
+util_default_socket(char *buf, size_t len)
+{
+	const char	*s;
+
+	if ((s = getenv("AGENTD_SOCKET")) != NULL && *s != '\0')
+		snprintf(buf, len, "%s", s);
+	else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s != '\0')
+		snprintf(buf, len, "%s/agentd.sock", s);
+	else
+		snprintf(buf, len, "/run/agentd/agentd.sock");
+}

@@ -18,4 +18,11 @@ int	 util_parse_int(const char *s, long long min, long long max,
 int	 util_parse_duration(const char *s, long long *seconds);
 void	 util_fmt_age(int64_t ms, char *buf, size_t len);
 
+
+
+/*
+ * The default socket path: $AGENTD_SOCKET, else $XDG_RUNTIME_DIR/agentd.sock,
+ * else /run/agentd/agentd.sock. Writes into buf.
+ */
+void	 util_default_socket(char *buf, size_t len);
 #endif
