@@ -2,7 +2,7 @@
 # Turn schema/NNN_*.sql into a C file: an array of migrations, applied in
 # order by store.c. The version of a migration is its NNN prefix.
 set -eu
-echo '/* generated from schema/*.sql by tests/gen-schema.sh; do not edit */'
+echo '/* generated from schema/NNN_name.sql by tests/gen-schema.sh; do not edit */'
 echo '#include <stddef.h>'
 echo '#include "schema.h"'
 echo 'const struct schema_migration schema_migrations[] = {'

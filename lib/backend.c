@@ -1,0 +1,400 @@
+/*
+ * Protocol decisions for OpenAI Responses API compatible backends and the
+ * Databricks long-running agent server (see the README's protocol notes).
+ * Everything here is a pure function of its arguments.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "backend.h"
+#include "xmalloc.h"
+
+static const char *const mode_names[] = {
+	[MODE_BACKGROUND] = "background",
+	[MODE_STREAM] = "stream",
+	[MODE_POLL] = "poll",
+	[MODE_BATCH] = "batch",
+};
+
+/* Name of a mode. */
+const char *
+backend_mode_name(enum backend_mode m)
+{
+	return mode_names[m];
+}
+
+/* Parse a mode name; 0 or -1. */
+int
+backend_mode_parse(const char *s, enum backend_mode *m)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*m = (enum backend_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Parse a dialect name; 0 or -1. */
+int
+backend_dialect_parse(const char *s, enum backend_dialect *d)
+{
+	if (strcmp(s, "openai") == 0)
+		*d = DIALECT_OPENAI;
+	else if (strcmp(s, "databricks") == 0)
+		*d = DIALECT_DATABRICKS;
+	else
+		return -1;
+	return 0;
+}
+
+/* Name of a dialect. */
+const char *
+backend_dialect_name(enum backend_dialect d)
+{
+	return d == DIALECT_DATABRICKS ? "databricks" : "openai";
+}
+
+/* First mode to try given the request and what the endpoint supports. */
+enum backend_mode
+backend_first_mode(const char *requested, int background, int stream)
+{
+	enum backend_mode	m;
+
+	if (requested != NULL && strcmp(requested, "auto") != 0 &&
+	    backend_mode_parse(requested, &m) == 0)
+		return m;
+	if (background == 0 && stream == 0)
+		return MODE_BATCH;
+	if (background == 0)
+		return MODE_STREAM;
+	if (stream == 0)
+		return MODE_POLL;
+	return MODE_BACKGROUND;
+}
+
+/* Step down the negotiation ladder. */
+int
+backend_next_mode(enum backend_mode m, enum backend_verdict v)
+{
+	if (v == VERDICT_NO_BACKGROUND) {
+		if (m == MODE_BACKGROUND)
+			return MODE_STREAM;
+		if (m == MODE_POLL)
+			return MODE_BATCH;
+	}
+	if (v == VERDICT_NO_STREAM) {
+		if (m == MODE_BACKGROUND)
+			return MODE_POLL;
+		if (m == MODE_STREAM)
+			return MODE_BATCH;
+	}
+	return -1;
+}
+
+/* The request with the mode's flags set. */
+char *
+backend_create_body(const char *request, enum backend_mode m, char **cause)
+{
+	json_error_t	 jerr;
+	json_t		*req;
+	char		*out;
+	int		 bg, stream;
+
+	req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req)) {
+		xasprintf(cause, "request is not a JSON object%s%s",
+		    req == NULL ? ": " : "", req == NULL ? jerr.text : "");
+		json_decref(req);
+		return NULL;
+	}
+	bg = m == MODE_BACKGROUND || m == MODE_POLL;
+	stream = m == MODE_BACKGROUND || m == MODE_STREAM;
+	if (bg)
+		json_object_set_new(req, "background", json_true());
+	else
+		json_object_del(req, "background");
+	json_object_set_new(req, "stream", json_boolean(stream));
+	/* Unstored background responses vanish after about 10 minutes. */
+	if (bg && json_object_get(req, "store") == NULL)
+		json_object_set_new(req, "store", json_true());
+	out = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (out == NULL)
+		xasprintf(cause, "cannot serialise request");
+	return out;
+}
+
+/* Build a URL from a base and a path template. */
+char *
+backend_url(const char *base, const char *tmpl, const char *id, int stream,
+    int64_t starting_after)
+{
+	const char	*p;
+	char		*esc = NULL, *path, *url;
+	size_t		 blen = strlen(base);
+
+	if (id != NULL)
+		esc = curl_easy_escape(NULL, id, 0);
+	if ((p = strstr(tmpl, "{id}")) != NULL && esc != NULL)
+		xasprintf(&path, "%.*s%s%s", (int)(p - tmpl), tmpl, esc,
+		    p + 4);
+	else
+		path = xstrdup(tmpl);
+	curl_free(esc);
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	if (!stream)
+		xasprintf(&url, "%.*s%s", (int)blen, base, path);
+	else if (starting_after < 0)
+		xasprintf(&url, "%.*s%s?stream=true", (int)blen, base, path);
+	else
+		xasprintf(&url, "%.*s%s?stream=true&starting_after=%lld",
+		    (int)blen, base, path, (long long)starting_after);
+	free(path);
+	return url;
+}
+
+/* Case-insensitive substring search in a bounded buffer. */
+static int
+mentions(const char *body, size_t len, const char *word)
+{
+	size_t	wl = strlen(word), i;
+
+	if (body == NULL || len < wl)
+		return 0;
+	for (i = 0; i + wl <= len; i++)
+		if (strncasecmp(body + i, word, wl) == 0)
+			return 1;
+	return 0;
+}
+
+/* Classify an HTTP answer. */
+enum backend_verdict
+backend_classify(long status, const char *body, size_t len, int is_create)
+{
+	if (status >= 200 && status < 300)
+		return VERDICT_OK;
+	if (status == 429 || status >= 500 || status == 408)
+		return VERDICT_RETRY;
+	if (status == 406)
+		return VERDICT_NO_STREAM;
+	if (!is_create && status == 404)
+		return VERDICT_GONE;
+	if (is_create && (status == 400 || status == 422)) {
+		if (mentions(body, len, "background"))
+			return VERDICT_NO_BACKGROUND;
+		if (mentions(body, len, "stream"))
+			return VERDICT_NO_STREAM;
+	}
+	return VERDICT_FAIL;
+}
+
+/* Copy a jansson string or number field into out, escaped for display. */
+static int
+copy_field(json_t *o, const char *key, char *out, size_t outlen)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (json_is_string(v)) {
+		snprintf(out, outlen, "%s", json_string_value(v));
+		return 1;
+	}
+	if (v != NULL && !json_is_null(v)) {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(out, outlen, "%s", s != NULL ? s : "?");
+		free(s);
+		return 1;
+	}
+	return 0;
+}
+
+/* Human message from a stream error event, nested or flat. */
+void
+backend_event_error(json_t *ev, char *out, size_t outlen)
+{
+	json_t	*e = json_object_get(ev, "error");
+	char	 msg[1024] = "", code[128] = "";
+
+	if (!json_is_object(e))
+		e = ev;
+	copy_field(e, "message", msg, sizeof msg);
+	if (!copy_field(e, "code", code, sizeof code))
+		copy_field(e, "type", code, sizeof code);
+	if (*msg == '\0')
+		snprintf(msg, sizeof msg, "error event without a message");
+	if (*code != '\0')
+		snprintf(out, outlen, "%s (%s)", msg, code);
+	else
+		snprintf(out, outlen, "%s", msg);
+}
+
+/* Human message from an HTTP error body. */
+void
+backend_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t	*o;
+	size_t	 i, n;
+
+	if (outlen == 0)
+		return;
+	*out = '\0';
+	if (body == NULL || len == 0) {
+		snprintf(out, outlen, "empty response body");
+		return;
+	}
+	o = json_loadb(body, len, 0, NULL);
+	if (json_is_object(o)) {
+		if (json_is_object(json_object_get(o, "error")) ||
+		    json_object_get(o, "message") != NULL)
+			backend_event_error(o, out, outlen);
+		else if (!copy_field(o, "detail", out, outlen))
+			*out = '\0';
+	}
+	json_decref(o);
+	if (*out != '\0')
+		return;
+	/* Not JSON we know: show the start of the text, printable only. */
+	n = len < outlen - 1 ? len : outlen - 1;
+	if (n > 200)
+		n = 200;
+	for (i = 0; i < n; i++)
+		out[i] = isprint((unsigned char)body[i]) ? body[i] : ' ';
+	out[n] = '\0';
+}
+
+/* Parse Retry-After: delta-seconds or an HTTP date. */
+int64_t
+backend_retry_after_ms(const char *value, int64_t now_ms)
+{
+	struct tm	 tm;
+	char		*end;
+	double		 secs;
+	time_t		 t;
+
+	if (value == NULL)
+		return -1;
+	while (isspace((unsigned char)*value))
+		value++;
+	if (*value == '\0')
+		return -1;
+	if (isdigit((unsigned char)*value)) {
+		secs = strtod(value, &end);
+		while (isspace((unsigned char)*end))
+			end++;
+		if (*end != '\0' || secs < 0 || secs > 86400)
+			return -1;
+		return (int64_t)(secs * 1000);
+	}
+	memset(&tm, 0, sizeof tm);
+	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL)
+		return -1;
+	t = timegm(&tm);
+	if ((int64_t)t * 1000 <= now_ms)
+		return 0;
+	if ((int64_t)t * 1000 - now_ms > 86400000)
+		return 86400000;
+	return (int64_t)t * 1000 - now_ms;
+}
+
+/* Delay before retry number attempt: base * 2^attempt, capped, jittered
+ * into [d/2, d]. */
+int64_t
+backend_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint32_t rnd)
+{
+	int64_t	d = base_ms;
+	int	i;
+
+	for (i = 0; i < attempt && d < cap_ms; i++)
+		d *= 2;
+	if (d > cap_ms)
+		d = cap_ms;
+	if (d < 2)
+		return d;
+	return d / 2 + (int64_t)(rnd % (uint32_t)(d / 2 + 1));
+}
+
+/* Terminal status for an event type, or NULL. */
+const char *
+backend_event_terminal(enum backend_dialect d, const char *type)
+{
+	if (type == NULL)
+		return NULL;
+	if (strcmp(type, "error") == 0 || strcmp(type, "response.failed") == 0)
+		return "failed";
+	/* Databricks: completed may repeat per tool iteration; [DONE] ends. */
+	if (d == DIALECT_DATABRICKS)
+		return NULL;
+	if (strcmp(type, "response.completed") == 0)
+		return "completed";
+	if (strcmp(type, "response.incomplete") == 0)
+		return "incomplete";
+	if (strcmp(type, "response.cancelled") == 0)
+		return "cancelled";
+	return NULL;
+}
+
+/* Is a backend Response.status terminal? */
+int
+backend_status_terminal(const char *status)
+{
+	if (status == NULL)
+		return 0;
+	return strcmp(status, "queued") != 0 &&
+	    strcmp(status, "in_progress") != 0;
+}
+
+/* Local status for a terminal backend status. */
+const char *
+backend_status_local(const char *status)
+{
+	if (strcmp(status, "completed") == 0 ||
+	    strcmp(status, "cancelled") == 0 ||
+	    strcmp(status, "incomplete") == 0)
+		return status;
+	return "failed";
+}
+
+/* The output text of a Response object. */
+char *
+backend_output_text(json_t *response)
+{
+	json_t	*output, *item, *content, *part, *text;
+	size_t	 i, j, len = 0;
+	char	*buf = xstrdup("");
+
+	output = json_object_get(response, "output");
+	json_array_foreach(output, i, item) {
+		if (!json_is_string(json_object_get(item, "type")) ||
+		    strcmp(json_string_value(json_object_get(item, "type")),
+		    "message") != 0)
+			continue;
+		content = json_object_get(item, "content");
+		json_array_foreach(content, j, part) {
+			const char	*pt;
+			size_t		 tl;
+
+			pt = json_string_value(json_object_get(part, "type"));
+			text = json_object_get(part, "text");
+			if (pt == NULL || strcmp(pt, "output_text") != 0 ||
+			    !json_is_string(text))
+				continue;
+			tl = json_string_length(text);
+			buf = xrealloc(buf, len + tl + 1);
+			memcpy(buf + len, json_string_value(text), tl);
+			len += tl;
+			buf[len] = '\0';
+		}
+	}
+	return buf;
+}

@@ -1,0 +1,109 @@
+/*
+ * The backend protocol as pure decisions: which mode to try, the create
+ * body, URLs, how to read errors, terminal events and statuses, Retry-After
+ * and backoff, the output text. No I/O here (transfers live in xfer.c, the
+ * per-run state machine in worker.c), so all of it is unit-tested.
+ */
+#ifndef AGENTD_BACKEND_H
+#define AGENTD_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum backend_mode {
+	MODE_BACKGROUND,	/* background + stream: resumable stream */
+	MODE_STREAM,		/* plain stream: not resumable */
+	MODE_POLL,		/* background, no stream: poll retrieve */
+	MODE_BATCH		/* neither: one synchronous JSON answer */
+};
+
+enum backend_dialect {
+	DIALECT_OPENAI,
+	DIALECT_DATABRICKS
+};
+
+/* What to do with an HTTP answer to create. */
+enum backend_verdict {
+	VERDICT_OK,		/* 2xx */
+	VERDICT_RETRY,		/* 429, 5xx: back off and retry */
+	VERDICT_NO_BACKGROUND,	/* background rejected: step down */
+	VERDICT_NO_STREAM,	/* 406 or stream rejected: step down */
+	VERDICT_GONE,		/* 404 on retrieve: backend forgot the run */
+	VERDICT_FAIL		/* anything else: fail with the error */
+};
+
+struct backend_paths {
+	const char	*create;	/* "/responses" */
+	const char	*retrieve;	/* "/responses/{id}" */
+	const char	*cancel;	/* "/responses/{id}/cancel" */
+};
+
+const char	*backend_mode_name(enum backend_mode m);
+int		 backend_mode_parse(const char *s, enum backend_mode *m);
+int		 backend_dialect_parse(const char *s,
+		    enum backend_dialect *d);
+const char	*backend_dialect_name(enum backend_dialect d);
+
+/*
+ * Pick the first mode to try. requested is "auto" or a mode name (an
+ * explicit mode skips the ladder); caps are -1 unknown, 0 no, 1 yes.
+ */
+enum backend_mode backend_first_mode(const char *requested, int background,
+		    int stream);
+/* Next rung of the ladder after verdict, or -1 if there is none. */
+int		 backend_next_mode(enum backend_mode m,
+		    enum backend_verdict v);
+
+/*
+ * The create body: the user's request (a JSON object) with background,
+ * stream and store set for mode ("store": true unless the request says).
+ * Allocated; NULL with *cause if the request is not a JSON object.
+ */
+char		*backend_create_body(const char *request, enum backend_mode m,
+		    char **cause);
+
+/*
+ * URL for path template tmpl ("{id}" replaced by the url-escaped id) under
+ * base; starting_after < -1 means no query, -1 "?stream=true", >= 0 adds
+ * "&starting_after=N". Allocated.
+ */
+char		*backend_url(const char *base, const char *tmpl,
+		    const char *id, int stream, int64_t starting_after);
+
+/* Classify an HTTP status (+ error body) answered to create or retrieve. */
+enum backend_verdict backend_classify(long status, const char *body,
+		    size_t len, int is_create);
+
+/*
+ * Extract a human message from an error body: {"error":{"message"}},
+ * {"detail": ...}, a flat {"message"}, or the raw text (truncated).
+ * Writes into out (always NUL-terminated).
+ */
+void		 backend_error_message(const char *body, size_t len,
+		    char *out, size_t outlen);
+/* The same for a parsed stream "error" event (nested or flat). */
+void		 backend_event_error(json_t *ev, char *out, size_t outlen);
+
+/* Retry-After header value (seconds or HTTP date) in ms, or -1. */
+int64_t		 backend_retry_after_ms(const char *value, int64_t now_ms);
+/* Exponential backoff with jitter: attempt 0.., rnd any 32-bit value. */
+int64_t		 backend_backoff_ms(int attempt, int64_t base_ms,
+		    int64_t cap_ms, uint32_t rnd);
+
+/*
+ * The local terminal status for a stream event type, or NULL if the event
+ * is not terminal in this dialect.
+ */
+const char	*backend_event_terminal(enum backend_dialect d,
+		    const char *type);
+/* 1 if a backend Response.status is terminal (not queued/in_progress). */
+int		 backend_status_terminal(const char *status);
+/* Map a terminal backend status to agentd's run status. */
+const char	*backend_status_local(const char *status);
+
+/* Concatenate output[].content[].text of message items. Allocated. */
+char		*backend_output_text(json_t *response);
+
+#endif

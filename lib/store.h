@@ -1,0 +1,203 @@
+/*
+ * The persistent run store: SQLite in WAL mode, schema migrations, and every
+ * SQL statement agentd runs. Owns the database handle; does not know about
+ * HTTP, processes or the event loop. Worker writes are fenced by the run's
+ * lease generation (invariant 3); the cursor moves in the same transaction
+ * as the events it covers (invariant 1).
+ */
+#ifndef AGENTD_STORE_H
+#define AGENTD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+
+/* Statuses a run can be in; the terminal ones never change again. */
+#define RUN_PENDING	"pending"
+#define RUN_STARTING	"starting"
+#define RUN_RUNNING	"running"
+#define RUN_COMPLETED	"completed"
+#define RUN_FAILED	"failed"
+#define RUN_CANCELLED	"cancelled"
+#define RUN_INCOMPLETE	"incomplete"
+#define RUN_ABANDONED	"abandoned"
+
+int	store_status_terminal(const char *status);
+
+/* Open (creating if needed) and migrate; NULL with *cause on failure. */
+struct store	*store_open(const char *path, char **cause);
+void		 store_close(struct store *st);
+/* Highest schema version this build knows. */
+int		 store_schema_version(void);
+
+/* A run as a worker needs it. Strings are owned by the row. */
+struct run_row {
+	int64_t	 n;
+	char	 id[32];
+	char	*endpoint;
+	char	*dialect;
+	char	*request;
+	char	*mode;
+	char	*resolved_mode;
+	char	*status;
+	char	*backend_id;
+	int	 resumable;
+	int	 attempts;
+	int64_t	 last_seq;
+	int64_t	 lease_gen;
+	int64_t	 last_event_at;
+};
+void	store_row_clear(struct run_row *r);
+/* Load run n if its lease generation is gen: 1 loaded, 0 fenced, -1 error. */
+int	store_row_load(struct store *st, int64_t n, int64_t gen,
+	    struct run_row *r);
+
+/* New run from the API. */
+struct run_new {
+	const char	*request;	/* JSON text */
+	const char	*mode;
+	const char	*idempotency_key;	/* may be NULL */
+	const char	*queue;
+	int		 priority;
+	const char	*endpoint;
+	const char	*dialect;
+};
+/*
+ * Insert a run; *created is 0 when the idempotency key existed already (the
+ * existing id is returned). Return 0, or -1 with *cause.
+ */
+int	store_run_insert(struct store *st, const struct run_new *rn,
+	    char *id, size_t idlen, int *created, char **cause);
+
+/* --- worker writes, all fenced by (n, gen) --- */
+
+int	store_begin(struct store *st);
+int	store_commit(struct store *st);
+void	store_rollback(struct store *st);
+
+/*
+ * Inside a transaction: insert events (duplicates by (run, seq) ignored)
+ * and advance the run's cursor, conditioned on the lease generation.
+ * Return the number of new events (>= 0), -2 if fenced (nothing written),
+ * -1 on error.
+ */
+struct store_event {
+	int64_t		 seq;
+	const char	*type;
+	const char	*data;
+	size_t		 data_len;
+};
+int	store_events_append(struct store *st, int64_t n, int64_t gen,
+	    const struct store_event *ev, size_t nev, int64_t last_seq,
+	    int64_t now);
+
+/* Optional fields of a run update; NULL/negative means "leave as is". */
+struct run_patch {
+	const char	*status;
+	const char	*backend_id;
+	const char	*backend_status;
+	const char	*resolved_mode;
+	const char	*response;
+	const char	*output_text;
+	int		 set_error;	/* 1 set, -1 clear, 0 keep */
+	int		 error_status;	/* 0 = NULL */
+	const char	*error_message;
+	const char	*error_body;
+	int		 resumable;	/* -1 keep */
+	int		 attempts_inc;
+	int		 finished;	/* set finished_at, clear lease */
+	int64_t		 last_event_at;	/* 0 keep */
+};
+#define RUN_PATCH_INIT { .resumable = -1 }
+/* Apply a patch if the run's generation is gen: 1 applied, 0 fenced, -1. */
+int	store_run_patch(struct store *st, int64_t n, int64_t gen,
+	    const struct run_patch *p);
+/* Concatenated text deltas stored for run n (allocated, never NULL). */
+char	*store_delta_text(struct store *st, int64_t n);
+
+/* Endpoint capabilities: -1 unknown, 0 no, 1 yes. */
+struct endpoint_caps {
+	int	background;
+	int	stream;
+	int	resume;
+};
+int	store_caps_get(struct store *st, const char *endpoint,
+	    struct endpoint_caps *c);
+int	store_caps_set(struct store *st, const char *endpoint,
+	    const char *what, int value);
+
+/* --- supervisor --- */
+
+/* Fence every lease (supervisor start): returns rows changed or -1. */
+int	store_rearm(struct store *st);
+/* Release the runs leased by owner (a dead worker); rows or -1. */
+int	store_release_owner(struct store *st, const char *owner);
+
+struct store_assign {
+	int64_t	n;
+	int64_t	gen;
+	char	id[32];
+};
+/*
+ * Lease up to max unowned active runs to owner, highest priority then
+ * oldest first; fills out[] and returns the count, or -1.
+ */
+int	store_assign(struct store *st, const char *owner, int64_t expires,
+	    struct store_assign *out, int max);
+/* Extend the expiry of every lease held by owner. */
+int	store_renew(struct store *st, const char *owner, int64_t expires);
+
+/*
+ * Abandon active runs with no progress for stale_ms (measured from the later
+ * of last_event_at and the current lease's start). Calls cb with each run's
+ * previous owner (may be NULL). Returns the count or -1.
+ */
+typedef void (*store_abandon_cb)(void *arg, int64_t n, const char *id,
+    const char *owner, const char *backend_id);
+int	store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
+	    store_abandon_cb cb, void *arg);
+
+/* Outcomes of API state changes. */
+#define STORE_OK	 0
+#define STORE_ERR	-1
+#define STORE_NOTFOUND	-2
+#define STORE_CONFLICT	-3
+/* Resume an abandoned or failed run; *msg set on conflict (static). */
+int	store_resume(struct store *st, const char *id, const char **msg);
+/* Resume every abandoned run; returns a JSON array of ids or NULL. */
+json_t	*store_resume_stale(struct store *st);
+/*
+ * Cancel a run locally: terminal, lease fenced. Fills owner/backend_id
+ * (allocated, may be NULL) so the caller can tell the worker and backend.
+ */
+int	store_cancel(struct store *st, const char *id, int64_t *n,
+	    char **owner, char **backend_id, char **endpoint,
+	    const char **msg);
+/* Delete finished runs older than cutoff (unix ms); count or -1. */
+int	store_prune(struct store *st, int64_t cutoff);
+
+/* --- reads for the API (new references, NULL if absent or on error) --- */
+json_t	*store_run_json(struct store *st, const char *id);
+int64_t	 store_run_n(struct store *st, const char *id);
+json_t	*store_run_list(struct store *st, const char *status,
+	    const char *queue, int64_t since, const char *after, int limit,
+	    char **cause);
+/* Events with seq > after; *next is the last seq returned or -1. */
+json_t	*store_events_json(struct store *st, const char *id, int64_t after,
+	    int limit, int raw, int64_t *next);
+/* Iterate raw events of run n after seq; cb returns non-zero to stop. */
+typedef int (*store_event_cb)(void *arg, int64_t seq, const char *type,
+    const char *data);
+int	store_events_each(struct store *st, int64_t n, int64_t after,
+	    int limit, store_event_cb cb, void *arg);
+json_t	*store_result_json(struct store *st, const char *id);
+json_t	*store_counts_json(struct store *st);
+/* Status and last_seq of run n; 0, or -1 if absent. */
+int	store_run_state(struct store *st, int64_t n, char *status,
+	    size_t len, int64_t *last_seq);
+int64_t	 store_count_events(struct store *st);
+
+#endif

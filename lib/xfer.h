@@ -1,0 +1,60 @@
+/*
+ * HTTP transfers on a libevent loop through libcurl's multi socket
+ * interface: many concurrent requests per process, connection reuse, idle
+ * and connect timeouts. Knows nothing of runs or protocols.
+ */
+#ifndef AGENTD_XFER_H
+#define AGENTD_XFER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct xfer_loop;
+struct xfer;
+
+struct xfer_req {
+	const char	*method;	/* "GET" or "POST" */
+	const char	*url;
+	const char	*body;		/* POST body (JSON) or NULL */
+	const char	*accept;
+	const char	*api_key;	/* bearer token or NULL; never logged */
+	const char	*idempotency_key;
+	long		 connect_timeout_s;
+	long		 idle_timeout_s;	/* no bytes for this long: abort */
+};
+
+struct xfer_ops {
+	/* Body bytes arrived; return 0 to go on, -1 to abort. */
+	int	(*data)(void *arg, struct xfer *x, const char *buf,
+		    size_t len);
+	/*
+	 * The transfer ended (not called after xfer_abort). curl_rc is a
+	 * CURLcode (0 ok), err a message for a failed transfer. The xfer is
+	 * freed when this returns.
+	 */
+	void	(*done)(void *arg, struct xfer *x, int curl_rc,
+		    const char *err);
+};
+
+struct xfer_loop	*xfer_loop_new(struct event_base *base);
+void			 xfer_loop_free(struct xfer_loop *l);
+/* Number of transfers in flight. */
+int			 xfer_loop_count(struct xfer_loop *l);
+
+/* Start a transfer; never NULL (curl setup failure is fatal). */
+struct xfer		*xfer_start(struct xfer_loop *l,
+			    const struct xfer_req *req,
+			    const struct xfer_ops *ops, void *arg);
+/* Stop and free a transfer without calling done. Accepts NULL. */
+void			 xfer_abort(struct xfer *x);
+
+/* HTTP status of the (last) response, 0 before headers. */
+long			 xfer_status(const struct xfer *x);
+/* Content-Type (lowercase, without parameters), "" if none. */
+const char		*xfer_content_type(const struct xfer *x);
+/* Retry-After header value or NULL. */
+const char		*xfer_retry_after(const struct xfer *x);
+/* 1 if the response is text/event-stream. */
+int			 xfer_is_sse(const struct xfer *x);
+
+#endif
