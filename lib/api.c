@@ -1,0 +1,985 @@
+/*
+ * Local API: HTTP/1.1 + JSON on a Unix socket, served by evhttp in the
+ * supervisor. Every request is checked (peer credentials, method, route,
+ * body size, JSON shape) before it touches the store; bad input gets a
+ * JSON error and never hurts the daemon (invariant 6). Live followers read
+ * events from the store by seq, so a slow one is simply paused, never fed
+ * from an unbounded buffer.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "log.h"
+#include "store.h"
+#include "supervisor.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define FOLLOW_BUF_MAX	(4 * 1024 * 1024)	/* pause a follower above */
+#define FOLLOW_BATCH	512
+#define EVENTS_LIMIT	1000
+#define EVENTS_MAX	10000
+#define LIST_LIMIT	100
+#define LIST_MAX	1000
+
+struct follower {
+	TAILQ_ENTRY(follower)	 entry;
+	struct api		*a;
+	struct evhttp_request	*req;
+	struct evhttp_connection *conn;
+	int64_t			 n;
+	char			 id[32];
+	int64_t			 seq;
+};
+
+struct api {
+	struct sup		*s;
+	struct evhttp		*http;
+	int			 fd;
+	char			*path;
+	gid_t			 group;
+	int			 has_group;
+	int			 shutting_down;
+	struct event		*sweep_ev;
+	TAILQ_HEAD(, follower)	 followers;
+	int			 nfollowers;
+	uint64_t		 requests;
+	uint64_t		 refused;
+};
+
+static void	follower_push(struct follower *);
+
+/* Send {"error":{"code","message"}} with status. */
+static void
+api_error(struct evhttp_request *req, int status, const char *code,
+    const char *fmt, ...)
+{
+	struct evbuffer	*b = evbuffer_new();
+	json_t		*o;
+	char		 msg[1024], *text;
+	va_list		 ap;
+	const char	*reason;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	o = json_pack("{s{ss ss}}", "error", "code", code, "message", msg);
+	text = json_dumps(o, JSON_COMPACT);
+	evbuffer_add_printf(b, "%s\n", text);
+	free(text);
+	json_decref(o);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	switch (status) {
+	case 400: reason = "Bad Request"; break;
+	case 403: reason = "Forbidden"; break;
+	case 404: reason = "Not Found"; break;
+	case 405: reason = "Method Not Allowed"; break;
+	case 409: reason = "Conflict"; break;
+	case 413: reason = "Payload Too Large"; break;
+	case 503: reason = "Service Unavailable"; break;
+	default: reason = "Error"; break;
+	}
+	evhttp_send_reply(req, status, reason, b);
+	evbuffer_free(b);
+}
+
+/* Send a JSON document (steals o). */
+static void
+api_json(struct evhttp_request *req, int status, json_t *o)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*text = json_dumps(o, JSON_COMPACT);
+
+	evbuffer_add_printf(b, "%s\n", text != NULL ? text : "null");
+	free(text);
+	json_decref(o);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, status, status == 201 ? "Created" : "OK", b);
+	evbuffer_free(b);
+}
+
+/* The request body as a NUL-terminated string (allocated). */
+static char *
+api_body(struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	char		*buf;
+
+	*len = evbuffer_get_length(in);
+	buf = xmalloc(*len + 1);
+	evbuffer_copyout(in, buf, *len);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* Parse the body as a JSON object or answer 400 and return NULL. */
+static json_t *
+api_body_json(struct evhttp_request *req, int allow_empty)
+{
+	json_error_t	 jerr;
+	json_t		*o;
+	size_t		 len;
+	char		*buf = api_body(req, &len);
+
+	if (len == 0 && allow_empty) {
+		free(buf);
+		return json_object();
+	}
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (o == NULL) {
+		api_error(req, 400, "bad_request", "request body is not valid "
+		    "JSON: %s at line %d column %d", jerr.text, jerr.line,
+		    jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		api_error(req, 400, "bad_request", "request body must be a "
+		    "JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* Parse an integer query parameter; -1 on bad input (answered 400). */
+static int
+api_query_int(struct evhttp_request *req, struct evkeyvalq *q,
+    const char *name, long long min, long long max, long long *out)
+{
+	const char	*v = evhttp_find_header(q, name);
+
+	if (v == NULL)
+		return 0;
+	if (util_parse_int(v, min, max, out) != 0) {
+		api_error(req, 400, "bad_request", "query parameter %s must be "
+		    "an integer from %lld to %lld", name, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+valid_name(const char *s, size_t max)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0' || strlen(s) > max)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.-:",
+		    s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+valid_run_id(const char *s)
+{
+	return valid_name(s, 31);
+}
+
+/* POST /v1/runs */
+static void
+api_submit(struct api *a, struct evhttp_request *req)
+{
+	json_t		*body, *request, *v, *run;
+	struct run_new	 rn;
+	const char	*mode = "auto", *key = NULL, *queue = "default";
+	char		*text = NULL, *cause = NULL, id[32];
+	int		 created;
+	long long	 prio = 0;
+
+	if ((body = api_body_json(req, 0)) == NULL)
+		return;
+	request = json_object_get(body, "request");
+	if (request == NULL)
+		request = body;		/* a bare Responses API request */
+	else if (!json_is_object(request)) {
+		api_error(req, 400, "bad_request", "request must be a JSON "
+		    "object");
+		goto out;
+	} else {
+		if ((v = json_object_get(body, "mode")) != NULL) {
+			mode = json_string_value(v);
+			if (mode == NULL || (strcmp(mode, "auto") != 0 &&
+			    strcmp(mode, "background") != 0 &&
+			    strcmp(mode, "stream") != 0 &&
+			    strcmp(mode, "poll") != 0 &&
+			    strcmp(mode, "batch") != 0)) {
+				api_error(req, 400, "bad_request", "mode must "
+				    "be auto, background, stream, poll or "
+				    "batch");
+				goto out;
+			}
+		}
+		if ((v = json_object_get(body, "idempotency_key")) != NULL &&
+		    !json_is_null(v)) {
+			key = json_string_value(v);
+			if (key == NULL || *key == '\0' || strlen(key) > 256) {
+				api_error(req, 400, "bad_request",
+				    "idempotency_key must be a string of 1 to "
+				    "256 characters");
+				goto out;
+			}
+		}
+		if ((v = json_object_get(body, "queue")) != NULL &&
+		    !json_is_null(v)) {
+			queue = json_string_value(v);
+			if (!valid_name(queue, 64)) {
+				api_error(req, 400, "bad_request", "queue must "
+				    "be 1 to 64 characters of [A-Za-z0-9_.:-]");
+				goto out;
+			}
+		}
+		if ((v = json_object_get(body, "priority")) != NULL &&
+		    !json_is_null(v)) {
+			if (!json_is_integer(v) || json_integer_value(v) <
+			    -1000 || json_integer_value(v) > 1000) {
+				api_error(req, 400, "bad_request", "priority "
+				    "must be an integer from -1000 to 1000");
+				goto out;
+			}
+			prio = json_integer_value(v);
+		}
+	}
+	text = json_dumps(request, JSON_COMPACT);
+	memset(&rn, 0, sizeof rn);
+	rn.request = text;
+	rn.mode = mode;
+	rn.idempotency_key = key;
+	rn.queue = queue;
+	rn.priority = (int)prio;
+	rn.endpoint = a->s->cfg->endpoint;
+	rn.dialect = backend_dialect_name(a->s->cfg->dialect);
+	if (store_run_insert(a->s->st, &rn, id, sizeof id, &created,
+	    &cause) != 0) {
+		api_error(req, 503, "store_error", "cannot store the run: %s",
+		    cause);
+		free(cause);
+		goto out;
+	}
+	if ((run = store_run_json(a->s->st, id)) == NULL)
+		run = json_pack("{ss}", "id", id);
+	json_object_set_new(run, "created", json_boolean(created));
+	if (created) {
+		log_info("run %s: accepted%s%s", id, key != NULL ?
+		    ", idempotency key " : "", key != NULL ? key : "");
+		sup_schedule_soon(a->s);
+	}
+	api_json(req, created ? 201 : 200, run);
+out:
+	free(text);
+	json_decref(body);
+}
+
+/* GET /v1/runs */
+static void
+api_list(struct api *a, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	long long	 limit = LIST_LIMIT, since = 0;
+	const char	*status, *queue, *after;
+	json_t		*o;
+	char		*cause = NULL;
+
+	if (api_query_int(req, q, "limit", 1, LIST_MAX, &limit) != 0 ||
+	    api_query_int(req, q, "since", 0, INT64_MAX, &since) != 0)
+		return;
+	status = evhttp_find_header(q, "status");
+	queue = evhttp_find_header(q, "queue");
+	after = evhttp_find_header(q, "after");
+	if (status != NULL && !valid_name(status, 32)) {
+		api_error(req, 400, "bad_request", "bad status filter");
+		return;
+	}
+	if (queue != NULL && !valid_name(queue, 64)) {
+		api_error(req, 400, "bad_request", "bad queue filter");
+		return;
+	}
+	if (after != NULL && !valid_run_id(after)) {
+		api_error(req, 400, "bad_request", "after must be a run id");
+		return;
+	}
+	o = store_run_list(a->s->st, status, queue, since, after, (int)limit,
+	    &cause);
+	if (o == NULL) {
+		api_error(req, 400, "bad_request", "%s", cause != NULL ? cause :
+		    "cannot list runs");
+		free(cause);
+		return;
+	}
+	api_json(req, 200, o);
+}
+
+/* Write one SSE frame for a stored event. */
+static void
+sse_frame(struct evbuffer *b, int64_t seq, const char *type,
+    const char *data)
+{
+	evbuffer_add_printf(b, "id: %lld\nevent: %s\ndata: %s\n\n",
+	    (long long)seq, type, data);
+}
+
+struct push_arg {
+	struct evbuffer	*b;
+	int64_t		 last;
+};
+
+static int
+follower_event_cb(void *arg, int64_t seq, const char *type, const char *data)
+{
+	struct push_arg	*p = arg;
+
+	sse_frame(p->b, seq, type, data);
+	p->last = seq;
+	return 0;
+}
+
+static void
+follower_free(struct follower *f)
+{
+	struct api	*a = f->a;
+
+	TAILQ_REMOVE(&a->followers, f, entry);
+	a->nfollowers--;
+	free(f);
+}
+
+static void
+follower_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct follower	*f = arg;
+
+	(void)conn;
+	log_debug("run %s: follower went away at seq %lld", f->id,
+	    (long long)f->seq);
+	follower_free(f);
+}
+
+/* End a follow with the run's local terminal status. */
+static void
+follower_end(struct follower *f, const char *status)
+{
+	struct evbuffer	*b = evbuffer_new();
+	json_t		*run, *o;
+	char		*text;
+
+	run = store_run_json(f->a->s->st, f->id);
+	o = json_pack("{ss ss}", "id", f->id, "status", status);
+	if (run != NULL)
+		json_object_set(o, "error", json_object_get(run, "error"));
+	text = json_dumps(o, JSON_COMPACT);
+	evbuffer_add_printf(b, "event: agentd.status\ndata: %s\n\n", text);
+	free(text);
+	json_decref(o);
+	json_decref(run);
+	evhttp_send_reply_chunk(f->req, b);
+	evbuffer_free(b);
+	evhttp_connection_set_closecb(f->conn, NULL, NULL);
+	evhttp_send_reply_end(f->req);
+	follower_free(f);
+}
+
+/* Send stored events the follower has not seen; end it if terminal. */
+static void
+follower_push(struct follower *f)
+{
+	struct bufferevent	*bev;
+	struct push_arg		 p;
+	char			 status[32];
+	int64_t			 last_seq;
+	int			 got;
+
+	bev = evhttp_connection_get_bufferevent(f->conn);
+	for (;;) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    FOLLOW_BUF_MAX)
+			return;	/* slow reader: paused, resumes by seq */
+		if (store_run_state(f->a->s->st, f->n, status, sizeof status,
+		    &last_seq) != 0) {
+			follower_end(f, "deleted");
+			return;
+		}
+		p.b = evbuffer_new();
+		p.last = f->seq;
+		got = store_events_each(f->a->s->st, f->n, f->seq,
+		    FOLLOW_BATCH, follower_event_cb, &p);
+		if (got > 0) {
+			evhttp_send_reply_chunk(f->req, p.b);
+			f->seq = p.last;
+		}
+		evbuffer_free(p.b);
+		if (got == FOLLOW_BATCH)
+			continue;
+		if (store_status_terminal(status) && got >= 0)
+			follower_end(f, status);
+		return;
+	}
+}
+
+/* GET /v1/runs/{id}/events */
+static void
+api_events(struct api *a, struct evhttp_request *req, const char *id,
+    struct evkeyvalq *q)
+{
+	struct follower	*f;
+	const char	*accept, *lei;
+	long long	 after = -1, limit = EVENTS_LIMIT;
+	int64_t		 next, n;
+	json_t		*o;
+
+	if (api_query_int(req, q, "after", -1, INT64_MAX, &after) != 0 ||
+	    api_query_int(req, q, "limit", 1, EVENTS_MAX, &limit) != 0)
+		return;
+	lei = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Last-Event-ID");
+	if (lei != NULL && util_parse_int(lei, -1, INT64_MAX, &after) != 0) {
+		api_error(req, 400, "bad_request", "Last-Event-ID must be an "
+		    "event sequence number");
+		return;
+	}
+	accept = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Accept");
+	if (accept == NULL || strstr(accept, "text/event-stream") == NULL) {
+		o = store_events_json(a->s->st, id, after, (int)limit, 0,
+		    &next);
+		if (o == NULL)
+			api_error(req, 404, "not_found", "no run %s", id);
+		else
+			api_json(req, 200, o);
+		return;
+	}
+	if ((n = store_run_n(a->s->st, id)) < 0) {
+		api_error(req, 404, "not_found", "no run %s", id);
+		return;
+	}
+	f = xcalloc(1, sizeof *f);
+	f->a = a;
+	f->req = req;
+	f->conn = evhttp_request_get_connection(req);
+	f->n = n;
+	f->seq = after;
+	snprintf(f->id, sizeof f->id, "%s", id);
+	TAILQ_INSERT_TAIL(&a->followers, f, entry);
+	a->nfollowers++;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/event-stream");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-cache");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(f->conn, follower_closed, f);
+	follower_push(f);
+}
+
+/* Feed the followers of run n. */
+void
+api_progress(struct api *a, int64_t n)
+{
+	struct follower	*f, *next;
+
+	if (a == NULL)
+		return;
+	for (f = TAILQ_FIRST(&a->followers); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		if (f->n == n)
+			follower_push(f);
+	}
+}
+
+static void
+api_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api	*a = arg;
+	struct follower	*f, *next;
+
+	(void)fd;
+	(void)what;
+	/* Paused followers and runs ended by the supervisor catch up. */
+	for (f = TAILQ_FIRST(&a->followers); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		follower_push(f);
+	}
+}
+
+/* GET /v1/health */
+static void
+api_health(struct api *a, struct evhttp_request *req)
+{
+	struct sup	*s = a->s;
+	json_t		*o, *workers, *counts;
+	json_int_t	 depth;
+	int		 i;
+
+	workers = json_array();
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		json_array_append_new(workers, json_pack("{si sI si si sb}",
+		    "instance", c->instance, "pid", (json_int_t)c->pid,
+		    "runs", c->runs, "restarts", c->restarts, "alive",
+		    c->alive && c->ready));
+	}
+	counts = store_counts_json(s->st);
+	depth = json_integer_value(json_object_get(counts, RUN_PENDING));
+	o = json_pack("{ss ss sI sI ss ss ss so so sI si}", "status",
+	    s->shutting_down ? "stopping" : "ok", "version", AGENTD_VERSION,
+	    "pid", (json_int_t)getpid(), "uptime_s",
+	    (json_int_t)((util_now_ms() - s->started_ms) / 1000), "db",
+	    s->cfg->db_path, "socket", s->cfg->socket_path, "endpoint",
+	    s->cfg->endpoint, "workers", workers, "runs_by_status", counts,
+	    "queue_depth", depth, "followers", a->nfollowers);
+	api_json(req, 200, o);
+}
+
+/* GET /metrics (Prometheus text format). */
+static void
+api_metrics(struct api *a, struct evhttp_request *req)
+{
+	struct sup	*s = a->s;
+	struct evbuffer	*b = evbuffer_new();
+	json_t		*counts = store_counts_json(s->st), *v;
+	const char	*k;
+	int		 i, alive = 0;
+
+	evbuffer_add_printf(b, "# HELP agentd_runs Runs in the store by "
+	    "status.\n# TYPE agentd_runs gauge\n");
+	json_object_foreach(counts, k, v)
+		evbuffer_add_printf(b, "agentd_runs{status=\"%s\"} %lld\n", k,
+		    (long long)json_integer_value(v));
+	json_decref(counts);
+	evbuffer_add_printf(b, "# HELP agentd_events_stored_total Events "
+	    "stored.\n# TYPE agentd_events_stored_total counter\n"
+	    "agentd_events_stored_total %lld\n",
+	    (long long)store_count_events(s->st));
+	for (i = 0; i < s->nchildren; i++)
+		alive += s->children[i].alive;
+	evbuffer_add_printf(b, "# TYPE agentd_workers gauge\n"
+	    "agentd_workers %d\n"
+	    "# TYPE agentd_worker_restarts_total counter\n"
+	    "agentd_worker_restarts_total %llu\n"
+	    "# TYPE agentd_runs_assigned_total counter\n"
+	    "agentd_runs_assigned_total %llu\n"
+	    "# TYPE agentd_runs_finished_total counter\n"
+	    "agentd_runs_finished_total %llu\n"
+	    "# TYPE agentd_runs_abandoned_total counter\n"
+	    "agentd_runs_abandoned_total %llu\n"
+	    "# TYPE agentd_api_requests_total counter\n"
+	    "agentd_api_requests_total %llu\n"
+	    "# TYPE agentd_followers gauge\n"
+	    "agentd_followers %d\n", alive,
+	    (unsigned long long)s->m.worker_restarts,
+	    (unsigned long long)s->m.assigned,
+	    (unsigned long long)s->m.finished,
+	    (unsigned long long)s->m.abandoned,
+	    (unsigned long long)a->requests, a->nfollowers);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* POST /v1/runs/{id}/resume */
+static void
+api_resume(struct api *a, struct evhttp_request *req, const char *id)
+{
+	const char	*msg = NULL;
+	int		 rc = store_resume(a->s->st, id, &msg);
+
+	if (rc == STORE_NOTFOUND)
+		api_error(req, 404, "not_found", "no run %s", id);
+	else if (rc == STORE_CONFLICT)
+		api_error(req, 409, "conflict", "run %s: %s", id, msg);
+	else if (rc != STORE_OK)
+		api_error(req, 503, "store_error", "cannot resume run %s", id);
+	else {
+		log_info("run %s: resumed by request", id);
+		sup_schedule_soon(a->s);
+		api_json(req, 200, store_run_json(a->s->st, id));
+	}
+}
+
+/* POST /v1/runs/{id}/cancel */
+static void
+api_cancel(struct api *a, struct evhttp_request *req, const char *id)
+{
+	const char	*msg = NULL;
+	char		*owner, *backend_id, *endpoint;
+	int64_t		 n = -1;
+	int		 rc;
+
+	rc = store_cancel(a->s->st, id, &n, &owner, &backend_id, &endpoint,
+	    &msg);
+	if (rc == STORE_NOTFOUND)
+		api_error(req, 404, "not_found", "no run %s", id);
+	else if (rc == STORE_CONFLICT)
+		api_error(req, 409, "conflict", "run %s: %s", id, msg);
+	else if (rc != STORE_OK)
+		api_error(req, 503, "store_error", "cannot cancel run %s", id);
+	else {
+		log_info("run %s: cancelled by request", id);
+		sup_drop(a->s, n, id, owner, backend_id, 1);
+		api_progress(a, n);
+		api_json(req, 200, store_run_json(a->s->st, id));
+	}
+	free(owner);
+	free(backend_id);
+	free(endpoint);
+}
+
+/* POST /v1/runs/prune */
+static void
+api_prune(struct api *a, struct evhttp_request *req)
+{
+	json_t	*body, *v;
+	int	 n;
+
+	if ((body = api_body_json(req, 0)) == NULL)
+		return;
+	v = json_object_get(body, "older_than_s");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		json_decref(body);
+		api_error(req, 400, "bad_request", "older_than_s must be a "
+		    "non-negative integer (seconds)");
+		return;
+	}
+	n = store_prune(a->s->st, util_now_ms() - json_integer_value(v) *
+	    1000);
+	json_decref(body);
+	if (n < 0) {
+		api_error(req, 503, "store_error", "prune failed");
+		return;
+	}
+	log_info("pruned %d finished runs", n);
+	api_json(req, 200, json_pack("{si}", "deleted", n));
+}
+
+/* Check the peer's uid: ours, root, or a member of --socket-group. */
+static int
+api_peer_allowed(struct api *a, struct evhttp_request *req, uid_t *uid)
+{
+	struct evhttp_connection	*conn;
+	struct bufferevent		*bev;
+	struct ucred			 cr;
+	socklen_t			 len = sizeof cr;
+	struct group			*gr;
+	struct passwd			*pw;
+	char				**m;
+
+	conn = evhttp_request_get_connection(req);
+	bev = evhttp_connection_get_bufferevent(conn);
+	if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == -1)
+		return 0;
+	*uid = cr.uid;
+	if (cr.uid == 0 || cr.uid == getuid())
+		return 1;
+	if (!a->has_group)
+		return 0;
+	if (cr.gid == a->group)
+		return 1;
+	if ((pw = getpwuid(cr.uid)) == NULL)
+		return 0;
+	if (pw->pw_gid == a->group)
+		return 1;
+	if ((gr = getgrgid(a->group)) == NULL)
+		return 0;
+	for (m = gr->gr_mem; *m != NULL; m++)
+		if (strcmp(*m, pw->pw_name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Route every request. */
+static void
+api_route(struct evhttp_request *req, void *arg)
+{
+	struct api		*a = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = evhttp_uri_get_path(uri);
+	const char		*query = evhttp_uri_get_query(uri);
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	struct evkeyvalq	 q;
+	char			 id[32], sub[32];
+	const char		*rest;
+	size_t			 idlen;
+	uid_t			 uid = 0;
+
+	a->requests++;
+	if (!api_peer_allowed(a, req, &uid)) {
+		a->refused++;
+		log_warnx("api: refused a connection from uid %ld",
+		    (long)uid);
+		api_error(req, 403, "forbidden", "uid %ld may not use this "
+		    "socket", (long)uid);
+		return;
+	}
+	if (a->shutting_down) {
+		api_error(req, 503, "shutting_down", "agentd is stopping");
+		return;
+	}
+	TAILQ_INIT(&q);
+	if (path == NULL)
+		path = "/";
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		api_error(req, 400, "bad_request", "malformed query string");
+		return;
+	}
+	if (strcmp(path, "/v1/health") == 0 || strcmp(path, "/metrics") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			api_error(req, 405, "method_not_allowed", "use GET");
+		else if (path[1] == 'v')
+			api_health(a, req);
+		else
+			api_metrics(a, req);
+	} else if (strcmp(path, "/v1/runs") == 0) {
+		if (m == EVHTTP_REQ_POST)
+			api_submit(a, req);
+		else if (m == EVHTTP_REQ_GET)
+			api_list(a, req, &q);
+		else
+			api_error(req, 405, "method_not_allowed", "use GET or "
+			    "POST");
+	} else if (strcmp(path, "/v1/runs/prune") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			api_error(req, 405, "method_not_allowed", "use POST");
+		else
+			api_prune(a, req);
+	} else if (strcmp(path, "/v1/runs/resume-stale") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			api_error(req, 405, "method_not_allowed", "use POST");
+		else {
+			json_t *ids = store_resume_stale(a->s->st);
+
+			sup_schedule_soon(a->s);
+			api_json(req, 200, json_pack("{so}", "resumed",
+			    ids != NULL ? ids : json_array()));
+		}
+	} else if (strncmp(path, "/v1/runs/", 9) == 0) {
+		rest = path + 9;
+		idlen = strcspn(rest, "/");
+		if (idlen == 0 || idlen >= sizeof id) {
+			api_error(req, 404, "not_found", "no such run");
+			goto out;
+		}
+		memcpy(id, rest, idlen);
+		id[idlen] = '\0';
+		rest += idlen;
+		if (!valid_run_id(id)) {
+			api_error(req, 404, "not_found", "no such run");
+			goto out;
+		}
+		snprintf(sub, sizeof sub, "%s", rest);
+		if (*sub == '\0') {
+			json_t *o;
+
+			if (m != EVHTTP_REQ_GET)
+				api_error(req, 405, "method_not_allowed",
+				    "use GET");
+			else if ((o = store_run_json(a->s->st, id)) == NULL)
+				api_error(req, 404, "not_found", "no run %s",
+				    id);
+			else
+				api_json(req, 200, o);
+		} else if (strcmp(sub, "/events") == 0) {
+			if (m != EVHTTP_REQ_GET)
+				api_error(req, 405, "method_not_allowed",
+				    "use GET");
+			else
+				api_events(a, req, id, &q);
+		} else if (strcmp(sub, "/result") == 0) {
+			json_t		*o;
+			const char	*st;
+
+			if (m != EVHTTP_REQ_GET)
+				api_error(req, 405, "method_not_allowed",
+				    "use GET");
+			else if ((o = store_result_json(a->s->st, id)) ==
+			    NULL)
+				api_error(req, 404, "not_found", "no run %s",
+				    id);
+			else if (!store_status_terminal(st =
+			    json_string_value(json_object_get(o, "status")))) {
+				api_error(req, 409, "conflict", "run %s is %s; "
+				    "no result yet", id, st);
+				json_decref(o);
+			} else
+				api_json(req, 200, o);
+		} else if (strcmp(sub, "/resume") == 0 ||
+		    strcmp(sub, "/cancel") == 0) {
+			if (m != EVHTTP_REQ_POST)
+				api_error(req, 405, "method_not_allowed",
+				    "use POST");
+			else if (sub[1] == 'r')
+				api_resume(a, req, id);
+			else
+				api_cancel(a, req, id);
+		} else
+			api_error(req, 404, "not_found", "no route %s", path);
+	} else
+		api_error(req, 404, "not_found", "no route %s", path);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/*
+ * Create the listening socket: replace a stale socket file from a dead
+ * agentd, refuse a live one.
+ */
+static int
+api_listen(struct api *a, const char *path, char **cause)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	int			 fd, probe;
+	char			*dir, *slash;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		xasprintf(cause, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (stat(dir, &sb) == -1 && errno == ENOENT &&
+		    mkdir(dir, 0750) == -1 && errno != EEXIST) {
+			xasprintf(cause, "cannot create %s: %s", dir,
+			    strerror(errno));
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			xasprintf(cause, "%s exists and is not a socket; "
+			    "refusing to replace it", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0) {
+			close(probe);
+			xasprintf(cause, "another agentd is serving %s", path);
+			return -1;
+		}
+		if (probe != -1)
+			close(probe);
+		log_info("api: removing stale socket %s", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    chmod(path, 0660) == -1 ||
+	    (a->has_group && chown(path, (uid_t)-1, a->group) == -1) ||
+	    listen(fd, 256) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Start the API server. */
+struct api *
+api_start(struct sup *s, char **cause)
+{
+	struct api	*a;
+	struct group	*gr;
+	struct timeval	 one = { 1, 0 };
+
+	a = xcalloc(1, sizeof *a);
+	a->s = s;
+	a->fd = -1;
+	TAILQ_INIT(&a->followers);
+	if (s->cfg->socket_group != NULL) {
+		if ((gr = getgrnam(s->cfg->socket_group)) == NULL) {
+			xasprintf(cause, "unknown group %s",
+			    s->cfg->socket_group);
+			free(a);
+			return NULL;
+		}
+		a->group = gr->gr_gid;
+		a->has_group = 1;
+	}
+	if ((a->fd = api_listen(a, s->cfg->socket_path, cause)) == -1) {
+		free(a);
+		return NULL;
+	}
+	a->path = xstrdup(s->cfg->socket_path);
+	a->http = evhttp_new(s->base);
+	evhttp_set_max_body_size(a->http, (ev_ssize_t)s->cfg->max_body);
+	evhttp_set_max_headers_size(a->http, 64 * 1024);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(a->http, api_route, a);
+	if (evhttp_accept_socket(a->http, a->fd) != 0) {
+		xasprintf(cause, "evhttp cannot accept on %s", a->path);
+		api_stop(a);
+		return NULL;
+	}
+	a->sweep_ev = event_new(s->base, -1, EV_PERSIST, api_sweep_cb, a);
+	event_add(a->sweep_ev, &one);
+	return a;
+}
+
+/* Stop new requests; end followers. */
+void
+api_shutdown(struct api *a)
+{
+	struct follower	*f;
+
+	if (a == NULL)
+		return;
+	a->shutting_down = 1;
+	while ((f = TAILQ_FIRST(&a->followers)) != NULL) {
+		evhttp_connection_set_closecb(f->conn, NULL, NULL);
+		evhttp_send_reply_end(f->req);
+		follower_free(f);
+	}
+}
+
+/* Free the API server and remove the socket file. Accepts NULL. */
+void
+api_stop(struct api *a)
+{
+	if (a == NULL)
+		return;
+	api_shutdown(a);
+	if (a->sweep_ev != NULL)
+		event_free(a->sweep_ev);
+	if (a->http != NULL)
+		evhttp_free(a->http);
+	if (a->path != NULL)
+		unlink(a->path);
+	free(a->path);
+	free(a);
+}

@@ -1,0 +1,32 @@
+/*
+ * agentd's configuration: parsed once from the command line by cmd/agentd
+ * and handed to the supervisor and (re-exec'd with the same flags) to each
+ * worker. Read-only after start-up.
+ */
+#ifndef AGENTD_CONFIG_H
+#define AGENTD_CONFIG_H
+
+#include "backend.h"
+
+struct agentd_config {
+	const char		*db_path;
+	const char		*socket_path;
+	const char		*socket_group;
+	const char		*endpoint;
+	enum backend_dialect	 dialect;
+	struct backend_paths	 paths;
+	const char		*api_key;	/* from the environment */
+	int			 workers;
+	long			 stale_after_s;
+	long			 idle_timeout_s;
+	long			 connect_timeout_s;
+	long			 poll_interval_s;
+	long			 poll_max_s;
+	long			 retry_max_s;
+	int			 at_most_once;
+	int			 cancel_abandoned;
+	int			 max_body;	/* API request body limit */
+	int			 verbosity;
+};
+
+#endif

@@ -1,0 +1,550 @@
+/*
+ * Supervisor: the parent of all workers. It never dies with a child: a dead
+ * worker is logged, its leases are fenced and released, and it is restarted
+ * with capped backoff while its runs go to the others (invariant 5). Leases
+ * are re-armed at start (invariant 3); staleness is judged on the backend's
+ * progress, not on worker liveness (invariant 4).
+ */
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "log.h"
+#include "msg.h"
+#include "store.h"
+#include "supervisor.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define ASSIGN_BATCH	256
+#define WATCHDOG_MS	15000
+#define LEASE_TTL_MS	30000
+#define RESTART_MAX_MS	30000
+
+static void	sup_spawn(struct sup *, struct child *);
+
+/* Find a child by owner tag. */
+struct child *
+sup_child_by_owner(struct sup *s, const char *owner)
+{
+	int	i;
+
+	if (owner == NULL)
+		return NULL;
+	for (i = 0; i < s->nchildren; i++)
+		if (strcmp(s->children[i].owner, owner) == 0)
+			return &s->children[i];
+	return NULL;
+}
+
+static void
+sup_send(struct child *c, enum msg_type type, json_t *body)
+{
+	if (c->alive && c->bev != NULL)
+		msg_write(bufferevent_get_output(c->bev), type, body);
+	json_decref(body);
+}
+
+/* Tell the owner of run n to let go of it. */
+void
+sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
+    const char *backend_id, int cancel)
+{
+	struct child	*c = sup_child_by_owner(s, owner);
+	int		 i;
+	json_t		*b;
+
+	if (c != NULL && c->runs > 0)
+		c->runs--;
+	if (c == NULL || !c->alive) {
+		/* No owner: any live worker can send the backend cancel. */
+		c = NULL;
+		for (i = 0; i < s->nchildren && c == NULL; i++)
+			if (s->children[i].alive && s->children[i].ready)
+				c = &s->children[i];
+		if (c == NULL || !cancel)
+			return;
+	}
+	b = json_pack("{sI ss sb}", "n", (json_int_t)n, "id", id, "cancel",
+	    cancel && backend_id != NULL);
+	if (backend_id != NULL)
+		json_object_set_new(b, "backend_id", json_string(backend_id));
+	sup_send(c, MSG_DROP, b);
+}
+
+/* Lease unowned runs to the least loaded ready workers. */
+static void
+sup_schedule(struct sup *s)
+{
+	struct store_assign	 a[ASSIGN_BATCH];
+	struct child		*best;
+	int			 i, k, got, rounds;
+	int64_t			 exp = util_mono_ms() + LEASE_TTL_MS;
+
+	s->sched_armed = 0;
+	if (s->shutting_down)
+		return;
+	for (rounds = 0; rounds < 64; rounds++) {
+		best = NULL;
+		for (i = 0; i < s->nchildren; i++) {
+			struct child *c = &s->children[i];
+
+			if (c->alive && c->ready &&
+			    (best == NULL || c->runs < best->runs))
+				best = c;
+		}
+		if (best == NULL)
+			return;
+		got = store_assign(s->st, best->owner, exp, a, ASSIGN_BATCH /
+		    (s->nchildren > 0 ? s->nchildren : 1) + 1);
+		if (got <= 0)
+			return;
+		for (k = 0; k < got; k++) {
+			log_debug("run %s: leased to %s (generation %lld)",
+			    a[k].id, best->owner, (long long)a[k].gen);
+			sup_send(best, MSG_ASSIGN, json_pack("{sI sI}", "n",
+			    (json_int_t)a[k].n, "gen", (json_int_t)a[k].gen));
+		}
+		best->runs += got;
+		s->m.assigned += (uint64_t)got;
+	}
+	sup_schedule_soon(s);
+}
+
+static void
+sup_sched_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sup_schedule(arg);
+}
+
+/* Assign runs on the next loop turn. */
+void
+sup_schedule_soon(struct sup *s)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (!s->sched_armed) {
+		s->sched_armed = 1;
+		evtimer_add(s->sched_ev, &tv);
+	}
+}
+
+/* A frame from worker c. */
+static void
+sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
+{
+	json_int_t	n;
+
+	c->last_hb_mono = util_mono_ms();
+	switch (type) {
+	case MSG_HELLO:
+		c->ready = 1;
+		log_info("worker %d ready (pid %ld)", c->instance,
+		    (long)c->pid);
+		sup_schedule_soon(s);
+		break;
+	case MSG_HEARTBEAT:
+		break;
+	case MSG_PROGRESS:
+		s->m.progress_frames++;
+		n = json_integer_value(json_object_get(b, "n"));
+		api_progress(s->api, n);
+		break;
+	case MSG_DONE:
+		n = json_integer_value(json_object_get(b, "n"));
+		if (c->runs > 0)
+			c->runs--;
+		s->m.finished++;
+		api_progress(s->api, n);
+		sup_schedule_soon(s);
+		break;
+	default:
+		log_warnx("worker %d: unknown frame type %d; restarting it",
+		    c->instance, type);
+		kill(c->pid, SIGKILL);
+		break;
+	}
+}
+
+static struct child *
+sup_child_by_bev(struct sup *s, struct bufferevent *bev)
+{
+	int	i;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].bev == bev)
+			return &s->children[i];
+	return NULL;
+}
+
+static void
+sup_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct sup	*s = arg;
+	struct child	*c = sup_child_by_bev(s, bev);
+	json_t		*b;
+	int		 type, rc;
+	char		*cause = NULL;
+
+	if (c == NULL)
+		return;
+	while ((rc = msg_read(bufferevent_get_input(bev), &type, &b,
+	    &cause)) == 1) {
+		sup_dispatch_worker(s, c, type, b);
+		json_decref(b);
+	}
+	if (rc < 0) {
+		log_warnx("worker %d: bad frame: %s; restarting it",
+		    c->instance, cause);
+		free(cause);
+		kill(c->pid, SIGKILL);
+	}
+}
+
+static void
+sup_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct sup	*s = arg;
+	struct child	*c = sup_child_by_bev(s, bev);
+
+	if (c != NULL && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		/* The process is reaped by SIGCHLD; stop reading it. */
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->ready = 0;
+	}
+}
+
+/* Fork and exec worker c on a socketpair at fd 3. */
+static void
+sup_spawn(struct sup *s, struct child *c)
+{
+	int	 sv[2], argc, i;
+	char	**argv, inst[16];
+	pid_t	 pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		c->next_start_mono = util_mono_ms() + 1000;
+		return;
+	}
+	for (argc = 0; s->argv[argc] != NULL; argc++)
+		;
+	argv = xcalloc((size_t)argc + 3, sizeof *argv);
+	for (i = 0; i < argc; i++)
+		argv[i] = s->argv[i];
+	snprintf(inst, sizeof inst, "%d", c->instance);
+	argv[argc] = (char *)"--worker";
+	argv[argc + 1] = inst;
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		free(argv);
+		c->next_start_mono = util_mono_ms() + 1000;
+		return;
+	case 0:
+		/* Workers die with the supervisor (invariant 5). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		if (dup2(sv[1], 3) == -1)
+			_exit(1);
+		execv(s->exe, argv);
+		_exit(127);
+	default:
+		break;
+	}
+	free(argv);
+	close(sv[1]);
+	evutil_make_socket_nonblocking(sv[0]);
+	c->pid = pid;
+	c->alive = 1;
+	c->ready = 0;
+	c->runs = 0;
+	c->started_mono = c->last_hb_mono = util_mono_ms();
+	c->bev = bufferevent_socket_new(s->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, sup_read_cb, NULL, sup_event_cb, s);
+	bufferevent_enable(c->bev, EV_READ);
+	log_info("worker %d started (pid %ld)", c->instance, (long)pid);
+}
+
+static void
+sup_describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped (status 0x%x)", status);
+}
+
+/* Reap dead workers, fence their leases, plan restarts. */
+static void
+sup_reap(struct sup *s)
+{
+	pid_t	 pid;
+	int	 status, i, released;
+	char	 what[128];
+	int64_t	 delay, lived;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < s->nchildren; i++)
+			if (s->children[i].pid == pid && s->children[i].alive)
+				break;
+		if (i == s->nchildren)
+			continue;
+		struct child *c = &s->children[i];
+
+		sup_describe_status(status, what, sizeof what);
+		c->alive = c->ready = 0;
+		c->runs = 0;
+		if (c->bev != NULL) {
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+		}
+		released = store_release_owner(s->st, c->owner);
+		if (s->shutting_down) {
+			log_info("worker %d (pid %ld) %s", c->instance,
+			    (long)pid, what);
+			continue;
+		}
+		lived = util_mono_ms() - c->started_mono;
+		if (lived > 60000)
+			c->restarts = 0;
+		delay = 250;
+		for (int k = 0; k < c->restarts && delay < RESTART_MAX_MS; k++)
+			delay *= 2;
+		if (delay > RESTART_MAX_MS)
+			delay = RESTART_MAX_MS;
+		c->restarts++;
+		s->m.worker_restarts++;
+		c->next_start_mono = util_mono_ms() + delay;
+		log_warnx("worker %d (pid %ld) %s; %d runs handed to other "
+		    "workers, restart in %lld ms", c->instance, (long)pid,
+		    what, released > 0 ? released : 0, (long long)delay);
+		sup_schedule_soon(s);
+	}
+}
+
+static void
+sup_abandoned(void *arg, int64_t n, const char *id, const char *owner,
+    const char *backend_id)
+{
+	struct sup	*s = arg;
+
+	s->m.abandoned++;
+	log_warnx("run %s: abandoned: no progress from the backend for %lds%s",
+	    id, s->cfg->stale_after_s, s->cfg->cancel_abandoned &&
+	    backend_id != NULL ? "; cancelling at the backend" : "");
+	sup_drop(s, n, id, owner, backend_id, s->cfg->cancel_abandoned);
+	api_progress(s->api, n);
+}
+
+/* Once a second: restarts, watchdog, stale runs, lease renewal. */
+static void
+sup_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup	*s = arg;
+	int64_t		 mono = util_mono_ms();
+	int		 i, alive = 0;
+
+	(void)fd;
+	(void)what;
+	sup_reap(s);
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->alive) {
+			alive++;
+			if (mono - c->last_hb_mono > WATCHDOG_MS) {
+				log_warnx("worker %d (pid %ld) silent for %ds; "
+				    "killing it", c->instance, (long)c->pid,
+				    WATCHDOG_MS / 1000);
+				kill(c->pid, SIGKILL);
+			} else if (c->ready)
+				store_renew(s->st, c->owner,
+				    mono + LEASE_TTL_MS);
+		} else if (!s->shutting_down && mono >= c->next_start_mono)
+			sup_spawn(s, c);
+	}
+	if (s->shutting_down) {
+		if (alive == 0 || mono > s->shutdown_deadline) {
+			for (i = 0; i < s->nchildren; i++)
+				if (s->children[i].alive)
+					kill(s->children[i].pid, SIGKILL);
+			event_base_loopexit(s->base, NULL);
+		}
+		return;
+	}
+	store_abandon_stale(s->st, util_now_ms(), s->cfg->stale_after_s * 1000,
+	    sup_abandoned, s);
+	sup_schedule_soon(s);
+}
+
+static void
+sup_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sup	*s = arg;
+	int		 i;
+
+	(void)what;
+	if (sig == SIGCHLD) {
+		sup_reap(s);
+		if (s->shutting_down) {
+			for (i = 0; i < s->nchildren; i++)
+				if (s->children[i].alive)
+					return;
+			event_base_loopexit(s->base, NULL);
+		}
+		return;
+	}
+	if (s->shutting_down) {
+		log_info("second signal: stopping now");
+		for (i = 0; i < s->nchildren; i++)
+			if (s->children[i].alive)
+				kill(s->children[i].pid, SIGKILL);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_info("%s: stopping; runs stay resumable", strsignal((int)sig));
+	s->shutting_down = 1;
+	s->shutdown_deadline = util_mono_ms() + 5000;
+	api_shutdown(s->api);
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].alive) {
+			sup_send(&s->children[i], MSG_SHUTDOWN, json_object());
+			kill(s->children[i].pid, SIGTERM);
+		}
+}
+
+/* Take an exclusive lock next to the database: one agentd per store. */
+static int
+sup_lock(struct sup *s, char **cause)
+{
+	char	*path;
+
+	xasprintf(&path, "%s.lock", s->cfg->db_path);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		xasprintf(cause, "%s is in use by another agentd (lock %s "
+		    "held)", s->cfg->db_path, path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+/* The supervisor process body. */
+int
+supervisor_main(const struct agentd_config *cfg, char **argv)
+{
+	struct sup	 s;
+	struct timeval	 one = { 1, 0 };
+	char		*cause = NULL;
+	ssize_t		 len;
+	int		 i, rc, ret = 1;
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+
+	memset(&s, 0, sizeof s);
+	s.cfg = cfg;
+	s.argv = argv;
+	s.lock_fd = -1;
+	s.started_ms = util_now_ms();
+	log_setrole("supervisor");
+	signal(SIGPIPE, SIG_IGN);
+	len = readlink("/proc/self/exe", s.exe, sizeof s.exe - 1);
+	if (len <= 0)
+		snprintf(s.exe, sizeof s.exe, "%s", argv[0]);
+	else
+		s.exe[len] = '\0';
+	if (sup_lock(&s, &cause) != 0)
+		goto out;
+	if ((s.st = store_open(cfg->db_path, &cause)) == NULL)
+		goto out;
+	/* Invariant 3: leases from a previous life are fenced. */
+	if ((rc = store_rearm(s.st)) < 0) {
+		xasprintf(&cause, "cannot re-arm leases in %s", cfg->db_path);
+		goto out;
+	}
+	if (rc > 0)
+		log_info("%d unfinished runs in the store will be resumed", rc);
+	s.base = event_base_new();
+	if ((s.api = api_start(&s, &cause)) == NULL)
+		goto out;
+	s.nchildren = cfg->workers;
+	s.children = xcalloc((size_t)s.nchildren, sizeof *s.children);
+	for (i = 0; i < s.nchildren; i++) {
+		s.children[i].instance = i;
+		snprintf(s.children[i].owner, sizeof s.children[i].owner,
+		    "w%d", i);
+	}
+	s.sched_ev = evtimer_new(s.base, sup_sched_cb, &s);
+	s.tick_ev = event_new(s.base, -1, EV_PERSIST, sup_tick_cb, &s);
+	event_add(s.tick_ev, &one);
+	for (i = 0; i < 4; i++) {
+		s.sig_ev[i] = evsignal_new(s.base, sigs[i], sup_signal_cb, &s);
+		event_add(s.sig_ev[i], NULL);
+	}
+	for (i = 0; i < s.nchildren; i++)
+		sup_spawn(&s, &s.children[i]);
+	log_info("agentd %s serving %s on %s (store %s, %d workers)",
+	    AGENTD_VERSION, cfg->endpoint, cfg->socket_path, cfg->db_path,
+	    cfg->workers);
+	event_base_dispatch(s.base);
+	sup_reap(&s);
+	ret = 0;
+out:
+	if (cause != NULL) {
+		log_warnx("%s", cause);
+		fprintf(stderr, "agentd: %s\n", cause);
+		free(cause);
+	}
+	api_stop(s.api);
+	for (i = 0; i < s.nchildren; i++)
+		if (s.children[i].bev != NULL)
+			bufferevent_free(s.children[i].bev);
+	free(s.children);
+	if (s.sched_ev != NULL)
+		event_free(s.sched_ev);
+	if (s.tick_ev != NULL)
+		event_free(s.tick_ev);
+	for (i = 0; i < 4; i++)
+		if (s.sig_ev[i] != NULL)
+			event_free(s.sig_ev[i]);
+	if (s.base != NULL)
+		event_base_free(s.base);
+	store_close(s.st);
+	if (s.lock_fd != -1)
+		close(s.lock_fd);
+	return ret;
+}

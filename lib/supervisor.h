@@ -1,0 +1,74 @@
+/*
+ * The supervisor process: holds the database lock, re-arms leases at start,
+ * forks and restarts workers, leases runs to them, abandons stale runs and
+ * serves the local API (api.c). Shared with api.c only; the rest of agentd
+ * sees supervisor_main().
+ */
+#ifndef AGENTD_SUPERVISOR_H
+#define AGENTD_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "config.h"
+
+struct api;
+struct bufferevent;
+struct event;
+struct event_base;
+struct store;
+
+struct child {
+	pid_t			 pid;
+	int			 instance;
+	struct bufferevent	*bev;
+	int			 alive;
+	int			 ready;
+	int			 restarts;
+	int			 runs;
+	int64_t			 started_mono;
+	int64_t			 next_start_mono;
+	int64_t			 last_hb_mono;
+	char			 owner[16];
+};
+
+struct sup_metrics {
+	uint64_t	worker_restarts;
+	uint64_t	abandoned;
+	uint64_t	assigned;
+	uint64_t	finished;
+	uint64_t	progress_frames;
+};
+
+struct sup {
+	const struct agentd_config	*cfg;
+	char				**argv;
+	char				 exe[4096];
+	struct event_base		*base;
+	struct store			*st;
+	struct api			*api;
+	struct child			*children;
+	int				 nchildren;
+	struct event			*sched_ev;
+	struct event			*tick_ev;
+	struct event			*sig_ev[4];
+	int				 sched_armed;
+	int				 shutting_down;
+	int64_t				 shutdown_deadline;
+	int64_t				 started_ms;
+	int				 lock_fd;
+	struct sup_metrics		 m;
+};
+
+/* Run the supervisor until SIGTERM/SIGINT; returns the exit status. */
+int	supervisor_main(const struct agentd_config *cfg, char **argv);
+/* Assign runs soon (after a submit or resume). */
+void	sup_schedule_soon(struct sup *s);
+/* Tell the owner of run n (if any) to let go; cancel at the backend too. */
+void	sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
+	    const char *backend_id, int cancel);
+/* A child by owner tag ("w0"), or NULL. */
+struct child *sup_child_by_owner(struct sup *s, const char *owner);
+
+#endif

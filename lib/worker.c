@@ -1,0 +1,1241 @@
+/*
+ * Worker process. Each leased run is a small state machine (create, stream,
+ * resume, poll, wait) with at most one HTTP transfer in flight. Events are
+ * buffered per run and committed for all runs in one transaction per loop
+ * turn; the cursor moves only in that transaction (invariant 1), and every
+ * write is fenced by the run's lease generation (invariant 3).
+ */
+#include <sys/queue.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "backend.h"
+#include "log.h"
+#include "msg.h"
+#include "sse.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+#include "xfer.h"
+#include "xmalloc.h"
+
+#define BODY_CAP_ERROR	(64 * 1024)		/* error bodies kept */
+#define BODY_CAP_JSON	(32 * 1024 * 1024)	/* a Response object */
+#define FLUSH_RETRY_MS	200
+
+#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+enum xkind {
+	XK_NONE,
+	XK_CREATE,
+	XK_RESUME,
+	XK_POLL
+};
+
+struct pevent {
+	int64_t	 seq;
+	char	*type;
+	char	*data;
+	size_t	 len;
+};
+
+struct worker;
+
+struct wrun {
+	TAILQ_ENTRY(wrun)	 entry;
+	TAILQ_ENTRY(wrun)	 dirty_entry;
+	struct worker		*w;
+	int64_t			 n;
+	int64_t			 gen;
+	char			 id[32];
+	char			*endpoint;
+	char			*request;
+	char			*mode_req;
+	enum backend_dialect	 dialect;
+	enum backend_mode	 mode;
+	int			 resumable;
+	char			*backend_id;
+	char			*backend_status;
+	int64_t			 recv_seq;	/* highest seq accepted */
+	int			 retries;	/* consecutive failures */
+	int			 empty_streams;	/* streams with no event */
+
+	struct xfer		*x;
+	enum xkind		 kind;
+	int			 channel;	/* 0 unknown, 1 sse, 2 body */
+	struct sse_parser	*sse;
+	char			*body;
+	size_t			 body_len;
+	int			 progress;	/* new events this transfer */
+	int			 stop;		/* terminal seen: stop reading */
+
+	struct pevent		*pend;
+	size_t			 npend;
+	size_t			 cap;
+	int			 dirty;
+	int			 meta_dirty;	/* backend id/status/mode */
+	int64_t			 last_event_at;
+
+	/* Set when the run ends; applied by the next flush. */
+	const char		*final_status;
+	char			*final_response;
+	int			 final_http;
+	char			*final_error;
+	char			*final_body;
+
+	struct event		*timer;
+	int64_t			 poll_delay_ms;
+	char			*poll_sig;
+};
+
+TAILQ_HEAD(wrun_list, wrun);
+
+struct worker {
+	const struct agentd_config	*cfg;
+	int				 instance;
+	struct event_base		*base;
+	struct bufferevent		*sup;
+	struct store			*st;
+	struct xfer_loop		*xl;
+	struct wrun_list		 runs;
+	struct wrun_list		 dirty;
+	int				 nruns;
+	struct event			*flush_ev;
+	struct event			*hb_ev;
+	struct event			*sigterm_ev;
+	int				 flush_armed;
+	int				 exiting;
+};
+
+static void	run_start(struct wrun *);
+static void	run_schedule(struct wrun *, int64_t, enum xkind);
+static void	run_fail(struct wrun *, int, const char *, const char *);
+static void	worker_flush_soon(struct worker *, int64_t);
+
+static uint32_t
+worker_rand(void)
+{
+	uint32_t	r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+		r = (uint32_t)util_mono_ms() * 2654435761u;
+	return r;
+}
+
+/* Send a frame to the supervisor. */
+static void
+worker_send(struct worker *w, enum msg_type type, json_t *body)
+{
+	msg_write(bufferevent_get_output(w->sup), type, body);
+	json_decref(body);
+}
+
+static struct wrun *
+run_find(struct worker *w, int64_t n)
+{
+	struct wrun	*r;
+
+	TAILQ_FOREACH(r, &w->runs, entry)
+		if (r->n == n)
+			return r;
+	return NULL;
+}
+
+static void
+pend_clear(struct wrun *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->npend; i++) {
+		free(r->pend[i].type);
+		free(r->pend[i].data);
+	}
+	r->npend = 0;
+}
+
+/* Forget a run locally: stop its transfer and timers and free it. */
+static void
+run_free(struct wrun *r)
+{
+	struct worker	*w = r->w;
+
+	TAILQ_REMOVE(&w->runs, r, entry);
+	if (r->dirty)
+		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
+	w->nruns--;
+	xfer_abort(r->x);
+	if (r->timer != NULL)
+		event_free(r->timer);
+	sse_parser_free(r->sse);
+	pend_clear(r);
+	free(r->pend);
+	free(r->body);
+	free(r->endpoint);
+	free(r->request);
+	free(r->mode_req);
+	free(r->backend_id);
+	free(r->backend_status);
+	free(r->final_response);
+	free(r->final_error);
+	free(r->final_body);
+	free(r->poll_sig);
+	free(r);
+}
+
+/* Queue r for the next flush. */
+static void
+run_dirty(struct wrun *r)
+{
+	if (!r->dirty) {
+		r->dirty = 1;
+		TAILQ_INSERT_TAIL(&r->w->dirty, r, dirty_entry);
+	}
+	worker_flush_soon(r->w, 0);
+}
+
+/* Record that the run ended; the next flush writes it. */
+static void
+run_finish(struct wrun *r, const char *status, const char *response)
+{
+	if (r->final_status != NULL)
+		return;
+	r->final_status = status;
+	if (response != NULL) {
+		free(r->final_response);
+		r->final_response = xstrdup(response);
+	}
+	/*
+	 * A transfer still in flight is not aborted here: this may run inside
+	 * its write callback. The data callback returns -1 (r->stop) and the
+	 * done callback finds final_status set.
+	 */
+	if (r->timer != NULL)
+		evtimer_del(r->timer);
+	run_dirty(r);
+}
+
+/* Fail the run with an HTTP status (0 none), message and body. */
+static void
+run_fail(struct wrun *r, int http, const char *message, const char *body)
+{
+	if (r->final_status != NULL)
+		return;
+	log_warnx("run %s: failed: %s%s%.*s", r->id, message,
+	    http != 0 ? ", HTTP body: " : "", http != 0 ? 200 : 0,
+	    body != NULL ? body : "");
+	r->final_http = http;
+	free(r->final_error);
+	r->final_error = xstrdup(message);
+	free(r->final_body);
+	r->final_body = body != NULL ? xstrdup(body) : NULL;
+	run_finish(r, RUN_FAILED, NULL);
+}
+
+/* Store a non-fatal error on the run (shown while it retries). */
+static void
+run_note_error(struct wrun *r, int http, const char *message,
+    const char *body)
+{
+	struct run_patch	p = RUN_PATCH_INIT;
+
+	p.set_error = 1;
+	p.error_status = http;
+	p.error_message = message;
+	p.error_body = body;
+	if (store_run_patch(r->w->st, r->n, r->gen, &p) == 0) {
+		log_info("run %s: lease lost, dropping it", r->id);
+		run_free(r);
+	}
+}
+
+/* Keep one event for the next flush (dedupe happened already). */
+static void
+run_keep_event(struct wrun *r, int64_t seq, const char *type,
+    const char *data, size_t len)
+{
+	struct pevent	*pe;
+
+	if (r->npend == r->cap) {
+		r->cap = r->cap == 0 ? 16 : r->cap * 2;
+		r->pend = xreallocarray(r->pend, r->cap, sizeof *r->pend);
+	}
+	pe = &r->pend[r->npend++];
+	pe->seq = seq;
+	pe->type = xstrdup(type);
+	pe->data = xstrndup(data, len);
+	pe->len = len;
+	r->recv_seq = seq;
+	r->last_event_at = util_now_ms();
+	r->progress = 1;
+	run_dirty(r);
+}
+
+static void
+run_set_backend_id(struct wrun *r, const char *id)
+{
+	if (id == NULL || *id == '\0')
+		return;
+	if (r->backend_id == NULL) {
+		r->backend_id = xstrdup(id);
+		r->meta_dirty = 1;
+		run_dirty(r);
+		log_info("run %s: backend id %s", r->id, id);
+	} else if (strcmp(r->backend_id, id) != 0)
+		log_warnx("run %s: backend sent response id %.64s, expected "
+		    "%s; keeping %s", r->id, id, r->backend_id, r->backend_id);
+}
+
+static void
+run_set_backend_status(struct wrun *r, const char *status)
+{
+	if (status == NULL)
+		return;
+	if (r->backend_status == NULL ||
+	    strcmp(r->backend_status, status) != 0) {
+		free(r->backend_status);
+		r->backend_status = xstrdup(status);
+		r->meta_dirty = 1;
+		run_dirty(r);
+	}
+}
+
+/* One SSE event from the backend. Return non-zero to stop reading. */
+static int
+run_sse_event(void *arg, const struct sse_event *ev)
+{
+	struct wrun	*r = arg;
+	json_t		*o, *v, *resp;
+	const char	*type, *term;
+	char		*rtext = NULL, msg[1024];
+	int64_t		 seq;
+
+	if (strcmp(ev->data, "[DONE]") == 0) {
+		/* Databricks ends a successful run so; OpenAI never sends it. */
+		if (r->dialect == DIALECT_DATABRICKS) {
+			run_finish(r, RUN_COMPLETED, NULL);
+			r->stop = 1;
+			return 1;
+		}
+		return 0;
+	}
+	o = json_loadb(ev->data, ev->data_len, 0, NULL);
+	if (!json_is_object(o)) {
+		log_warnx("run %s: backend sent an event that is not a JSON "
+		    "object after seq %lld; ignored", r->id,
+		    (long long)r->recv_seq);
+		json_decref(o);
+		return 0;
+	}
+	type = json_string_value(json_object_get(o, "type"));
+	if (type == NULL)
+		type = ev->type;
+	resp = json_object_get(o, "response");
+	if (json_is_object(resp)) {
+		run_set_backend_id(r, json_string_value(json_object_get(resp,
+		    "id")));
+		run_set_backend_status(r, json_string_value(json_object_get(
+		    resp, "status")));
+	}
+	run_set_backend_id(r, json_string_value(json_object_get(o,
+	    "response_id")));
+	term = backend_event_terminal(r->dialect, type);
+	v = json_object_get(o, "sequence_number");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		/* Without a sequence number it cannot be deduplicated. */
+		if (term == NULL) {
+			log_warnx("run %s: event %.64s without a valid "
+			    "sequence_number; ignored", r->id, type);
+			json_decref(o);
+			return 0;
+		}
+		seq = -1;
+	} else {
+		seq = json_integer_value(v);
+		if (seq <= r->recv_seq) {
+			/* Invariant 2: a replayed event is not stored twice. */
+			json_decref(o);
+			return 0;
+		}
+		if (seq > r->recv_seq + 1 && r->recv_seq >= 0)
+			log_debug("run %s: sequence gap %lld -> %lld", r->id,
+			    (long long)r->recv_seq, (long long)seq);
+		run_keep_event(r, seq, type, ev->data, ev->data_len);
+	}
+	if (term != NULL) {
+		if (json_is_object(resp))
+			rtext = json_dumps(resp, JSON_COMPACT);
+		if (strcmp(type, "error") == 0 ||
+		    (strcmp(term, RUN_FAILED) == 0 && !json_is_object(resp))) {
+			backend_event_error(o, msg, sizeof msg);
+			r->final_error = xstrdup(msg);
+		} else if (strcmp(term, RUN_FAILED) == 0) {
+			v = json_object_get(resp, "error");
+			if (json_is_object(v)) {
+				backend_event_error(resp, msg, sizeof msg);
+				r->final_error = xstrdup(msg);
+			} else
+				r->final_error = xstrdup("the backend "
+				    "reported the response failed");
+		}
+		run_finish(r, term, rtext);
+		free(rtext);
+		r->stop = 1;
+	}
+	json_decref(o);
+	return r->stop;
+}
+
+/* Body bytes of the current transfer. */
+static int
+run_xfer_data(void *arg, struct xfer *x, const char *buf, size_t len)
+{
+	struct wrun	*r = arg;
+	long		 status = xfer_status(x);
+	char		*cause = NULL;
+	size_t		 cap;
+
+	if (r->channel == 0)
+		r->channel = (status >= 200 && status < 300 &&
+		    xfer_is_sse(x)) ? 1 : 2;
+	if (r->channel == 1) {
+		if (sse_parser_feed(r->sse, buf, len, &cause) != 0) {
+			if (!r->stop) {
+				log_warnx("run %s: %s", r->id, cause);
+				run_fail(r, 0, cause, NULL);
+				r->stop = 1;
+			}
+			free(cause);
+			return -1;
+		}
+		return r->stop ? -1 : 0;
+	}
+	cap = (status >= 200 && status < 300) ? BODY_CAP_JSON : BODY_CAP_ERROR;
+	if (r->body_len + len > cap) {
+		if (cap == BODY_CAP_ERROR) {
+			len = cap - r->body_len;	/* keep the start */
+			if (len == 0)
+				return 0;
+		} else {
+			r->stop = 1;
+			run_fail(r, (int)status, "response body over 32 MiB",
+			    NULL);
+			return -1;
+		}
+	}
+	r->body = xrealloc(r->body, r->body_len + len + 1);
+	memcpy(r->body + r->body_len, buf, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+/* Handle a Response object (create JSON, poll, resume answered JSON). */
+static void
+run_response_object(struct wrun *r, const char *body, size_t len)
+{
+	json_t		*o;
+	const char	*status;
+	char		*text, *sig;
+	int64_t		 out_len;
+
+	o = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		run_fail(r, 200, "backend answered 200 with a body that is "
+		    "not a JSON object", body);
+		return;
+	}
+	run_set_backend_id(r, json_string_value(json_object_get(o, "id")));
+	status = json_string_value(json_object_get(o, "status"));
+	if (status == NULL) {
+		json_decref(o);
+		run_fail(r, 200, "backend response has no status", body);
+		return;
+	}
+	run_set_backend_status(r, status);
+	if (backend_status_terminal(status)) {
+		const char	*local = backend_status_local(status);
+		char		 msg[1024];
+
+		if (strcmp(local, RUN_FAILED) == 0) {
+			if (json_is_object(json_object_get(o, "error")))
+				backend_event_error(o, msg, sizeof msg);
+			else
+				snprintf(msg, sizeof msg, "backend status "
+				    "%.64s", status);
+			r->final_error = xstrdup(msg);
+		}
+		text = json_dumps(o, JSON_COMPACT);
+		run_finish(r, local, text);
+		free(text);
+		json_decref(o);
+		return;
+	}
+	/* Progress seen by polling: a status or output change. */
+	text = json_dumps(json_object_get(o, "output"),
+	    JSON_COMPACT | JSON_ENCODE_ANY);
+	out_len = text != NULL ? (int64_t)strlen(text) : 0;
+	free(text);
+	xasprintf(&sig, "%s/%lld", status, (long long)out_len);
+	if (r->poll_sig == NULL || strcmp(sig, r->poll_sig) != 0) {
+		free(r->poll_sig);
+		r->poll_sig = sig;
+		r->last_event_at = util_now_ms();
+		r->meta_dirty = 1;
+		r->progress = 1;
+		r->poll_delay_ms = r->w->cfg->poll_interval_s * 1000;
+		run_dirty(r);
+	} else
+		free(sig);
+	json_decref(o);
+}
+
+/* Backoff after a failure, honouring Retry-After. */
+static int64_t
+run_backoff(struct wrun *r, const char *retry_after)
+{
+	int64_t	d, ra;
+
+	d = backend_backoff_ms(r->retries, 500, r->w->cfg->retry_max_s * 1000,
+	    worker_rand());
+	ra = backend_retry_after_ms(retry_after, util_now_ms());
+	if (ra >= 0)
+		d = ra;
+	r->retries++;
+	return d;
+}
+
+/* Decide what follows a stream that ended without a terminal event. */
+static void
+run_stream_ended(struct wrun *r)
+{
+	struct endpoint_caps	caps;
+
+	if (r->backend_id == NULL || r->mode == MODE_STREAM ||
+	    r->mode == MODE_BATCH || !r->resumable) {
+		if (r->backend_id == NULL && !r->w->cfg->at_most_once) {
+			log_warnx("run %s: stream ended before the response "
+			    "id arrived; submitting again", r->id);
+			run_schedule(r, run_backoff(r, NULL), XK_CREATE);
+			return;
+		}
+		run_fail(r, 0, r->backend_id == NULL ? "outcome unknown: the "
+		    "stream ended before the response id arrived "
+		    "(--at-most-once)" : "the stream ended before the "
+		    "response finished and the backend cannot resume it "
+		    "(no background mode)", NULL);
+		return;
+	}
+	if (r->progress) {
+		r->retries = 0;
+		r->empty_streams = 0;
+	} else
+		r->empty_streams++;
+	if (store_caps_get(r->w->st, r->endpoint, &caps) == 0 &&
+	    caps.resume == 0) {
+		run_schedule(r, 0, XK_POLL);
+		return;
+	}
+	/* After an empty stream, confirm the state with a retrieve. */
+	if (r->empty_streams >= 2 && r->empty_streams % 2 == 0) {
+		run_schedule(r, run_backoff(r, NULL), XK_POLL);
+		return;
+	}
+	log_info("run %s: stream ended at seq %lld, resuming", r->id,
+	    (long long)r->recv_seq);
+	run_schedule(r, r->progress ? 0 : run_backoff(r, NULL), XK_RESUME);
+}
+
+static void
+run_ladder_down(struct wrun *r, enum backend_verdict v)
+{
+	int	next = backend_next_mode(r->mode, v);
+
+	store_caps_set(r->w->st, r->endpoint,
+	    v == VERDICT_NO_BACKGROUND ? "background" : "stream", 0);
+	log_warnx("run %s: backend refused %s mode, trying %s", r->id,
+	    backend_mode_name(r->mode), backend_mode_name(next));
+	r->mode = (enum backend_mode)next;
+	r->resumable = r->mode == MODE_BACKGROUND || r->mode == MODE_POLL;
+	run_schedule(r, 0, XK_CREATE);
+}
+
+/* A transfer of this run ended. */
+static void
+run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
+{
+	struct wrun		*r = arg;
+	long			 status = xfer_status(x);
+	enum xkind		 kind = r->kind;
+	enum backend_verdict	 v;
+	char			 msg[1200], emsg[1024];
+	const char		*ra = xfer_retry_after(x);
+	int			 ok2xx = status >= 200 && status < 300;
+
+	r->x = NULL;
+	r->kind = XK_NONE;
+	if (r->final_status != NULL)
+		return;		/* terminal seen; flush writes it */
+	if (status == 0 || (ok2xx && (r->channel == 1 || xfer_is_sse(x)))) {
+		/* No answer, or a stream that ended without a terminal. */
+		if (status == 0) {
+			log_warnx("run %s: %s: %s", r->id, kind == XK_CREATE ?
+			    "create" : kind == XK_POLL ? "retrieve" : "stream",
+			    err);
+			if (kind == XK_CREATE && r->backend_id == NULL) {
+				if (r->w->cfg->at_most_once &&
+				    rc != CURLE_COULDNT_CONNECT &&
+				    rc != CURLE_COULDNT_RESOLVE_HOST) {
+					run_fail(r, 0, "outcome unknown: the "
+					    "create request may have reached "
+					    "the backend (--at-most-once)",
+					    NULL);
+					return;
+				}
+				run_schedule(r, run_backoff(r, NULL),
+				    XK_CREATE);
+				return;
+			}
+			if (kind == XK_POLL) {
+				run_schedule(r, run_backoff(r, NULL), XK_POLL);
+				return;
+			}
+		}
+		run_stream_ended(r);
+		return;
+	}
+	if (ok2xx) {
+		if (strcmp(xfer_content_type(x), "application/json") != 0 &&
+		    strstr(xfer_content_type(x), "json") == NULL) {
+			snprintf(msg, sizeof msg, "backend answered %ld with "
+			    "Content-Type '%s', expected JSON or an event "
+			    "stream", status, *xfer_content_type(x) != '\0' ?
+			    xfer_content_type(x) : "none");
+			run_fail(r, (int)status, msg, r->body);
+			return;
+		}
+		run_response_object(r, r->body != NULL ? r->body : "",
+		    r->body_len);
+		if (r->final_status != NULL)
+			return;
+		if (r->backend_id == NULL) {
+			run_fail(r, (int)status, "backend answered without a "
+			    "response id", r->body);
+			return;
+		}
+		if (kind == XK_CREATE || r->mode != MODE_POLL) {
+			if (r->mode != MODE_POLL) {
+				r->mode = MODE_POLL;
+				r->meta_dirty = 1;
+				run_dirty(r);
+			}
+		}
+		r->retries = 0;
+		if (r->poll_delay_ms <= 0)
+			r->poll_delay_ms = r->w->cfg->poll_interval_s * 1000;
+		run_schedule(r, r->poll_delay_ms, XK_POLL);
+		/* Unchanged: back off up to the cap. */
+		r->poll_delay_ms = r->poll_delay_ms * 3 / 2;
+		if (r->poll_delay_ms > r->w->cfg->poll_max_s * 1000)
+			r->poll_delay_ms = r->w->cfg->poll_max_s * 1000;
+		return;
+	}
+	/* Non-2xx. */
+	v = backend_classify(status, r->body, r->body_len, kind == XK_CREATE);
+	backend_error_message(r->body, r->body_len, emsg, sizeof emsg);
+	if (kind == XK_CREATE) {
+		if ((v == VERDICT_NO_BACKGROUND || v == VERDICT_NO_STREAM) &&
+		    strcmp(r->mode_req, "auto") == 0 &&
+		    backend_next_mode(r->mode, v) >= 0) {
+			run_ladder_down(r, v);
+			return;
+		}
+	} else if (v == VERDICT_GONE) {
+		snprintf(msg, sizeof msg, "the backend no longer knows "
+		    "response %s (HTTP 404): %s", r->backend_id, emsg);
+		run_fail(r, (int)status, msg, r->body);
+		return;
+	} else if (kind == XK_RESUME && v != VERDICT_RETRY) {
+		log_warnx("run %s: backend cannot resume streams (HTTP %ld: "
+		    "%s); polling instead", r->id, status, emsg);
+		store_caps_set(r->w->st, r->endpoint, "resume", 0);
+		run_schedule(r, 0, XK_POLL);
+		return;
+	}
+	snprintf(msg, sizeof msg, "HTTP %ld from %s: %s", status,
+	    kind == XK_CREATE ? "create" : "retrieve", emsg);
+	if (v == VERDICT_RETRY) {
+		int64_t	d = run_backoff(r, ra);
+
+		log_warnx("run %s: %s; retrying in %lld ms", r->id, msg,
+		    (long long)d);
+		run_note_error(r, (int)status, msg, r->body);
+		/* run_note_error frees r when fenced. */
+		if (run_find(r->w, r->n) == r)
+			run_schedule(r, d, kind);
+		return;
+	}
+	run_fail(r, (int)status, msg, r->body);
+}
+
+static const struct xfer_ops run_xfer_ops = {
+	.data = run_xfer_data,
+	.done = run_xfer_done,
+};
+
+/* Start the transfer of the given kind now. */
+static void
+run_go(struct wrun *r, enum xkind kind)
+{
+	const struct agentd_config	*cfg = r->w->cfg;
+	struct xfer_req			 req;
+	struct run_patch		 p = RUN_PATCH_INIT;
+	char				*url = NULL, *body = NULL, *cause = NULL;
+	int				 stream;
+
+	memset(&req, 0, sizeof req);
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	r->channel = 0;
+	r->progress = 0;
+	r->stop = 0;
+	sse_parser_reset(r->sse);
+	req.api_key = cfg->api_key;
+	req.connect_timeout_s = cfg->connect_timeout_s;
+	req.idle_timeout_s = cfg->idle_timeout_s;
+	switch (kind) {
+	case XK_CREATE:
+		body = backend_create_body(r->request, r->mode, &cause);
+		if (body == NULL) {
+			run_fail(r, 0, cause, NULL);
+			free(cause);
+			return;
+		}
+		/* Record the attempt before sending (at-most-once needs it). */
+		p.status = RUN_STARTING;
+		p.attempts_inc = 1;
+		p.resolved_mode = backend_mode_name(r->mode);
+		p.resumable = r->resumable;
+		if (store_run_patch(r->w->st, r->n, r->gen, &p) != 1) {
+			free(body);
+			log_info("run %s: lease lost before create", r->id);
+			run_free(r);
+			return;
+		}
+		stream = r->mode == MODE_BACKGROUND || r->mode == MODE_STREAM;
+		url = backend_url(cfg->endpoint, cfg->paths.create, NULL, 0,
+		    0);
+		req.method = "POST";
+		req.body = body;
+		req.accept = stream ? "text/event-stream" : "application/json";
+		req.idempotency_key = r->id;
+		if (r->mode == MODE_BATCH)
+			req.idle_timeout_s = cfg->stale_after_s;
+		log_info("run %s: create (%s mode, attempt %d)", r->id,
+		    backend_mode_name(r->mode), r->retries + 1);
+		break;
+	case XK_RESUME:
+		url = backend_url(cfg->endpoint, cfg->paths.retrieve,
+		    r->backend_id, 1, r->recv_seq);
+		req.method = "GET";
+		req.accept = "text/event-stream";
+		break;
+	case XK_POLL:
+		url = backend_url(cfg->endpoint, cfg->paths.retrieve,
+		    r->backend_id, 0, 0);
+		req.method = "GET";
+		req.accept = "application/json";
+		break;
+	case XK_NONE:
+		return;
+	}
+	req.url = url;
+	r->kind = kind;
+	r->x = xfer_start(r->w->xl, &req, &run_xfer_ops, r);
+	free(url);
+	free(body);
+}
+
+static void
+run_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wrun	*r = arg;
+	enum xkind	 kind = r->kind;
+
+	(void)fd;
+	(void)what;
+	r->kind = XK_NONE;
+	if (r->final_status == NULL && r->x == NULL)
+		run_go(r, kind);
+}
+
+/* Start a transfer of kind after delay_ms (0: now). */
+static void
+run_schedule(struct wrun *r, int64_t delay_ms, enum xkind kind)
+{
+	struct timeval	tv;
+
+	if (delay_ms <= 0) {
+		run_go(r, kind);
+		return;
+	}
+	r->kind = kind;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(r->timer, &tv);
+}
+
+/* Decide the first step of a freshly leased run. */
+static void
+run_start(struct wrun *r)
+{
+	struct endpoint_caps	caps;
+
+	if (r->backend_id == NULL) {
+		store_caps_get(r->w->st, r->endpoint, &caps);
+		r->mode = backend_first_mode(r->mode_req, caps.background,
+		    caps.stream);
+		r->resumable = r->mode == MODE_BACKGROUND ||
+		    r->mode == MODE_POLL;
+		run_go(r, XK_CREATE);
+		return;
+	}
+	if (r->mode == MODE_STREAM || r->mode == MODE_BATCH || !r->resumable) {
+		run_fail(r, 0, "agentd restarted while the run streamed and "
+		    "the backend cannot resume it (no background mode)", NULL);
+		return;
+	}
+	if (r->mode == MODE_POLL) {
+		run_go(r, XK_POLL);
+		return;
+	}
+	store_caps_get(r->w->st, r->endpoint, &caps);
+	log_info("run %s: resuming %s after seq %lld", r->id, r->backend_id,
+	    (long long)r->recv_seq);
+	run_go(r, caps.resume == 0 ? XK_POLL : XK_RESUME);
+}
+
+/* Take run n leased at generation gen. */
+static void
+worker_assign(struct worker *w, int64_t n, int64_t gen)
+{
+	struct run_row	 row;
+	struct wrun	*r;
+	enum backend_mode m;
+	int		 rc;
+
+	if ((r = run_find(w, n)) != NULL) {
+		if (r->gen == gen)
+			return;
+		run_free(r);
+	}
+	rc = store_row_load(w->st, n, gen, &row);
+	if (rc != 1) {
+		log_debug("run %lld: lease generation %lld is stale, ignored",
+		    (long long)n, (long long)gen);
+		return;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->w = w;
+	r->n = n;
+	r->gen = gen;
+	memcpy(r->id, row.id, sizeof r->id);
+	r->endpoint = xstrdup(row.endpoint);
+	r->request = xstrdup(row.request);
+	r->mode_req = xstrdup(row.mode);
+	if (backend_dialect_parse(row.dialect, &r->dialect) != 0)
+		r->dialect = w->cfg->dialect;
+	r->mode = MODE_BACKGROUND;
+	if (row.resolved_mode != NULL &&
+	    backend_mode_parse(row.resolved_mode, &m) == 0)
+		r->mode = m;
+	r->resumable = row.resumable;
+	r->backend_id = row.backend_id != NULL ? xstrdup(row.backend_id) :
+	    NULL;
+	r->recv_seq = row.last_seq;
+	r->last_event_at = row.last_event_at;
+	r->poll_delay_ms = w->cfg->poll_interval_s * 1000;
+	r->sse = sse_parser_new(0, run_sse_event, r);
+	r->timer = evtimer_new(w->base, run_timer_cb, r);
+	TAILQ_INSERT_TAIL(&w->runs, r, entry);
+	w->nruns++;
+	store_row_clear(&row);
+	run_start(r);
+}
+
+/* Write the final state of r inside the flush transaction. */
+static int
+run_write_final(struct wrun *r)
+{
+	struct run_patch	 p = RUN_PATCH_INIT;
+	json_t			*resp = NULL;
+	char			*text = NULL;
+	int			 rc;
+
+	p.status = r->final_status;
+	p.finished = 1;
+	p.response = r->final_response;
+	p.backend_id = r->backend_id;
+	p.backend_status = r->backend_status;
+	p.resolved_mode = backend_mode_name(r->mode);
+	if (r->final_response != NULL)
+		resp = json_loads(r->final_response, 0, NULL);
+	if (resp != NULL)
+		text = backend_output_text(resp);
+	json_decref(resp);
+	if (text == NULL || *text == '\0') {
+		free(text);
+		text = store_delta_text(r->w->st, r->n);
+	}
+	p.output_text = text;
+	if (r->final_error != NULL) {
+		p.set_error = 1;
+		p.error_status = r->final_http;
+		p.error_message = r->final_error;
+		p.error_body = r->final_body;
+	} else
+		p.set_error = -1;
+	rc = store_run_patch(r->w->st, r->n, r->gen, &p);
+	free(text);
+	return rc;
+}
+
+/* Commit buffered events and state of every dirty run. */
+static void
+worker_flush(struct worker *w)
+{
+	struct wrun		*r, *tmp;
+	struct store_event	*sev = NULL;
+	size_t			 nsev = 0, i;
+	int64_t			 now = util_now_ms();
+	int			 rc, failed = 0;
+	struct run_patch	 p;
+
+	w->flush_armed = 0;
+	if (TAILQ_EMPTY(&w->dirty))
+		return;
+	if (store_begin(w->st) != 0) {
+		worker_flush_soon(w, FLUSH_RETRY_MS);
+		return;
+	}
+	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
+		rc = 1;
+		if (r->npend > 0) {
+			if (r->npend > nsev) {
+				nsev = r->npend;
+				sev = xreallocarray(sev, nsev, sizeof *sev);
+			}
+			for (i = 0; i < r->npend; i++) {
+				sev[i].seq = r->pend[i].seq;
+				sev[i].type = r->pend[i].type;
+				sev[i].data = r->pend[i].data;
+				sev[i].data_len = r->pend[i].len;
+			}
+			rc = store_events_append(w->st, r->n, r->gen, sev,
+			    r->npend, r->recv_seq, now);
+			if (rc == -1) {
+				failed = 1;
+				break;
+			}
+			rc = rc == -2 ? 0 : 1;
+		}
+		if (rc == 1 && r->meta_dirty && r->final_status == NULL) {
+			p = (struct run_patch)RUN_PATCH_INIT;
+			p.backend_id = r->backend_id;
+			p.backend_status = r->backend_status;
+			p.resolved_mode = backend_mode_name(r->mode);
+			if (r->backend_id != NULL)
+				p.status = RUN_RUNNING;
+			p.last_event_at = r->last_event_at;
+			if ((rc = store_run_patch(w->st, r->n, r->gen, &p))
+			    < 0) {
+				failed = 1;
+				break;
+			}
+		}
+		if (rc == 1 && r->final_status != NULL &&
+		    (rc = run_write_final(r)) < 0) {
+			failed = 1;
+			break;
+		}
+		if (rc == 0)
+			r->gen = -1;	/* fenced: dropped after commit */
+	}
+	free(sev);
+	if (failed || store_commit(w->st) != 0) {
+		if (failed)
+			store_rollback(w->st);
+		log_warnx("worker: store write failed; keeping %s events in "
+		    "memory and retrying", "buffered");
+		worker_flush_soon(w, FLUSH_RETRY_MS);
+		return;
+	}
+	/* Invariant 1: only now is the cursor (recv_seq) durable. */
+	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
+		json_t	*b;
+
+		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
+		r->dirty = 0;
+		r->meta_dirty = 0;
+		if (r->gen == -1) {
+			log_info("run %s: lease lost, dropping it", r->id);
+			run_free(r);
+			continue;
+		}
+		if (r->npend > 0) {
+			pend_clear(r);
+			b = json_pack("{sI sI}", "n", (json_int_t)r->n,
+			    "last_seq", (json_int_t)r->recv_seq);
+			worker_send(w, MSG_PROGRESS, b);
+		}
+		if (r->final_status != NULL) {
+			log_info("run %s: %s (last seq %lld)", r->id,
+			    r->final_status, (long long)r->recv_seq);
+			b = json_pack("{sI ss}", "n", (json_int_t)r->n,
+			    "status", r->final_status);
+			worker_send(w, MSG_DONE, b);
+			run_free(r);
+		}
+	}
+}
+
+static void
+worker_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_flush(arg);
+}
+
+/* Arrange a flush after the current loop turn (or after delay_ms). */
+static void
+worker_flush_soon(struct worker *w, int64_t delay_ms)
+{
+	struct timeval	tv;
+
+	if (w->flush_armed && delay_ms == 0)
+		return;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(w->flush_ev, &tv);
+	w->flush_armed = 1;
+}
+
+/* Backend cancel request, fire and forget. */
+struct cancel_ctx {
+	char	id[32];
+	char	backend_id[128];
+};
+
+static int
+cancel_data(void *arg, struct xfer *x, const char *buf, size_t len)
+{
+	(void)arg;
+	(void)x;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static void
+cancel_done(void *arg, struct xfer *x, int rc, const char *err)
+{
+	struct cancel_ctx	*c = arg;
+	long			 status = xfer_status(x);
+
+	if (rc != 0 && status == 0)
+		log_warnx("run %s: backend cancel of %s failed: %s", c->id,
+		    c->backend_id, err);
+	else if (status == 501 || status == 404 || status == 405)
+		log_warnx("run %s: backend cannot cancel %s (HTTP %ld); "
+		    "abandoned locally only", c->id, c->backend_id, status);
+	else
+		log_info("run %s: backend cancel of %s answered %ld", c->id,
+		    c->backend_id, status);
+	free(c);
+}
+
+static const struct xfer_ops cancel_ops = {
+	.data = cancel_data,
+	.done = cancel_done,
+};
+
+/* The supervisor took run n away (abandoned or cancelled). */
+static void
+worker_drop(struct worker *w, json_t *b)
+{
+	struct wrun		*r;
+	struct xfer_req		 req;
+	struct cancel_ctx	*c;
+	const char		*bid, *id;
+	char			*url;
+	json_int_t		 n = json_integer_value(json_object_get(b, "n"));
+
+	if ((r = run_find(w, n)) != NULL) {
+		log_info("run %s: released by the supervisor", r->id);
+		run_free(r);
+	}
+	bid = json_string_value(json_object_get(b, "backend_id"));
+	id = json_string_value(json_object_get(b, "id"));
+	if (!json_is_true(json_object_get(b, "cancel")) || bid == NULL)
+		return;
+	c = xcalloc(1, sizeof *c);
+	snprintf(c->id, sizeof c->id, "%s", id != NULL ? id : "?");
+	snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
+	memset(&req, 0, sizeof req);
+	url = backend_url(w->cfg->endpoint, w->cfg->paths.cancel, bid, 0, 0);
+	req.method = "POST";
+	req.url = url;
+	req.body = "{}";
+	req.accept = "application/json";
+	req.api_key = w->cfg->api_key;
+	req.connect_timeout_s = w->cfg->connect_timeout_s;
+	req.idle_timeout_s = 30;
+	xfer_start(w->xl, &req, &cancel_ops, c);
+	free(url);
+}
+
+static void
+worker_exit(struct worker *w, int status)
+{
+	worker_flush(w);
+	log_debug("worker exiting (%d)", status);
+	event_base_loopexit(w->base, NULL);
+	w->exiting = 1;
+}
+
+static void
+worker_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct worker	*w = arg;
+	json_t		*b;
+	int		 type, rc;
+	char		*cause = NULL;
+
+	while ((rc = msg_read(bufferevent_get_input(bev), &type, &b,
+	    &cause)) == 1) {
+		switch (type) {
+		case MSG_ASSIGN:
+			worker_assign(w, json_integer_value(json_object_get(b,
+			    "n")), json_integer_value(json_object_get(b,
+			    "gen")));
+			break;
+		case MSG_DROP:
+			worker_drop(w, b);
+			break;
+		case MSG_SHUTDOWN:
+			worker_exit(w, 0);
+			break;
+		default:
+			log_warnx("worker: unknown frame type %d", type);
+			break;
+		}
+		json_decref(b);
+		if (w->exiting)
+			return;
+	}
+	if (rc < 0) {
+		log_warnx("worker: bad frame from supervisor: %s", cause);
+		free(cause);
+		worker_exit(w, 1);
+	}
+}
+
+static void
+worker_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_info("worker: supervisor went away, exiting");
+		worker_exit(arg, 0);
+	}
+}
+
+static void
+worker_hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)what;
+	worker_send(w, MSG_HEARTBEAT, json_pack("{si si}", "runs", w->nruns,
+	    "transfers", xfer_loop_count(w->xl)));
+}
+
+static void
+worker_sigterm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_exit(arg, 0);
+}
+
+/* The worker process body. */
+int
+worker_main(const struct agentd_config *cfg, int instance, int fd)
+{
+	struct worker	 w;
+	struct wrun	*r;
+	struct timeval	 one = { 1, 0 };
+	char		*cause = NULL, role[32];
+
+	memset(&w, 0, sizeof w);
+	snprintf(role, sizeof role, "worker/%d", instance);
+	log_setrole(role);
+	signal(SIGPIPE, SIG_IGN);
+	w.cfg = cfg;
+	w.instance = instance;
+	TAILQ_INIT(&w.runs);
+	TAILQ_INIT(&w.dirty);
+	if ((w.st = store_open(cfg->db_path, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		free(cause);
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("curl_global_init failed");
+	w.base = event_base_new();
+	w.xl = xfer_loop_new(w.base);
+	w.sup = bufferevent_socket_new(w.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(w.sup, worker_read_cb, NULL, worker_event_cb, &w);
+	bufferevent_enable(w.sup, EV_READ);
+	w.flush_ev = evtimer_new(w.base, worker_flush_cb, &w);
+	w.hb_ev = event_new(w.base, -1, EV_PERSIST, worker_hb_cb, &w);
+	event_add(w.hb_ev, &one);
+	w.sigterm_ev = evsignal_new(w.base, SIGTERM, worker_sigterm_cb, &w);
+	event_add(w.sigterm_ev, NULL);
+	worker_send(&w, MSG_HELLO, json_pack("{si si}", "instance", instance,
+	    "pid", (int)getpid()));
+	log_debug("worker started");
+	event_base_dispatch(w.base);
+
+	while ((r = TAILQ_FIRST(&w.runs)) != NULL)
+		run_free(r);
+	event_free(w.flush_ev);
+	event_free(w.hb_ev);
+	event_free(w.sigterm_ev);
+	bufferevent_free(w.sup);
+	xfer_loop_free(w.xl);
+	event_base_free(w.base);
+	store_close(w.st);
+	curl_global_cleanup();
+	return 0;
+}
