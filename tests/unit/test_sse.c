@@ -55,6 +55,8 @@ static void	rec_clear(struct rec *);
 static void	check_events(const struct rec *, const struct want *, size_t,
 		    const char *, const char *);
 static void	feed_ok(struct sse_parser *, const char *, size_t);
+static void	expect_split(const char *, const char *, size_t,
+		    const struct want *, size_t, long, size_t);
 static void	expect_stream(const char *, const char *, size_t,
 		    const struct want *, size_t, long);
 
@@ -148,12 +150,12 @@ feed_ok(struct sse_parser *p, const char *buf, size_t len)
 }
 
 /*
- * Feed in whole, split into two at every offset, and byte by byte; each
- * way must give exactly want and the expected retry.
+ * Feed in whole, split into two at every step-th offset, and byte by byte;
+ * each way must give exactly want and the expected retry.
  */
 static void
-expect_stream(const char *name, const char *in, size_t len,
-    const struct want *want, size_t nwant, long retry)
+expect_split(const char *name, const char *in, size_t len,
+    const struct want *want, size_t nwant, long retry, size_t step)
 {
 	struct rec		 r = { 0 };
 	struct sse_parser	*p;
@@ -167,7 +169,7 @@ expect_stream(const char *name, const char *in, size_t len,
 	assert_int_equal(sse_parser_retry(p), retry);
 	rec_clear(&r);
 
-	for (i = 0; i <= len; i++) {
+	for (i = 0; i <= len; i += step) {
 		sse_parser_reset(p);
 		feed_ok(p, in, i);
 		feed_ok(p, in + i, len - i);
@@ -185,6 +187,14 @@ expect_stream(const char *name, const char *in, size_t len,
 	rec_clear(&r);
 
 	sse_parser_free(p);
+}
+
+/* expect_split at every offset. */
+static void
+expect_stream(const char *name, const char *in, size_t len,
+    const struct want *want, size_t nwant, long retry)
+{
+	expect_split(name, in, len, want, nwant, retry, 1);
 }
 
 #define EXPECT(in, want, retry) \
@@ -746,6 +756,47 @@ test_sse_reset_then_reuse(void **state)
 }
 
 static void
+test_sse_long_lines_all_endings(void **state)
+{
+	static const size_t	 base[] = { 0, 4090, 8186, 12282 };
+	static const char	*ends[][2] = {	/* never CR then LF */
+		{ "\n", "\n" }, { "\r", "\r" }, { "\r\n", "\r\n" },
+		{ "\n", "\r" }, { "\r", "\r\n" }, { "\r\n", "\n" },
+		{ "\n", "\r\n" }, { "\r\n", "\r" },
+	};
+	struct want		*want;
+	char			*in, *d;
+	size_t			 i, j, k, n, len = 0, nwant = 0;
+
+	(void)state;
+	/* Lines around multiples of 4 KiB, with every kind of line end. */
+	want = xreallocarray(NULL, NELEM(base) * 16, sizeof(*want));
+	in = xmalloc(NELEM(base) * 16 * (12300 + 16));
+	for (i = 0; i < NELEM(base); i++) {
+		for (j = 0; j < 16; j++) {
+			n = base[i] + j;
+			d = xmalloc(n + 1);
+			for (k = 0; k < n; k++)
+				d[k] = k % 61 == 60 ? ':' : 'a' + k % 26;
+			d[n] = '\0';
+			k = (i * 16 + j) % NELEM(ends);
+			len += sprintf(in + len, "data: %s%s%s", d,
+			    ends[k][0], ends[k][1]);
+			want[nwant].type = "message";
+			want[nwant].data = d;
+			want[nwant].data_len = 0;
+			want[nwant].id = "";
+			nwant++;
+		}
+	}
+	expect_split(__func__, in, len, want, nwant, -1, 509);
+	for (i = 0; i < nwant; i++)
+		free((char *)want[i].data);
+	free(want);
+	free(in);
+}
+
+static void
 test_sse_null_callback(void **state)
 {
 	struct sse_parser	*p;
@@ -894,6 +945,7 @@ main(void)
 		cmocka_unit_test(test_sse_data_over_cap),
 		cmocka_unit_test(test_sse_consumer_stop),
 		cmocka_unit_test(test_sse_reset_then_reuse),
+		cmocka_unit_test(test_sse_long_lines_all_endings),
 		cmocka_unit_test(test_sse_null_callback),
 		cmocka_unit_test(test_sse_fixture_table_any_split),
 	};

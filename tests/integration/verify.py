@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Compare agentd's store with agent-mock's ground truth.
+
+usage: verify.py DB MOCK_URL [--completed-only] [--allow-resubmit]
+
+For every run with a backend id: the stored events (ordered by seq) must
+equal the events the mock generated for that response, one for one, with
+the same JSON content; the stored output text must equal the mock's text
+for completed runs. Prints one summary line; exits 1 on any difference.
+"""
+import json
+import sqlite3
+import sys
+import urllib.request
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.load(r)
+
+
+def main():
+    db, base = sys.argv[1], sys.argv[2]
+    completed_only = "--completed-only" in sys.argv
+    con = sqlite3.connect(db, timeout=10)
+    rows = con.execute(
+        "SELECT n, id, status, backend_id, output_text FROM runs").fetchall()
+    truth_runs = {r["id"]: r for r in get(base + "/mock/runs")["runs"]}
+    runs = events = losses = dups = mismatches = 0
+    problems = []
+    for n, rid, status, bid, text in rows:
+        if completed_only and status != "completed":
+            continue
+        if bid is None:
+            if status == "completed":
+                problems.append(f"{rid}: completed without a backend id")
+            continue
+        runs += 1
+        truth = get(f"{base}/mock/runs/{bid}/events")["events"]
+        stored = con.execute(
+            "SELECT seq, data FROM events WHERE run_n = ? ORDER BY seq",
+            (n,)).fetchall()
+        seqs = [s for s, _ in stored]
+        if len(seqs) != len(set(seqs)):
+            dups += len(seqs) - len(set(seqs))
+        if status == "completed":
+            want = {e["sequence_number"]: e for e in truth}
+            have = {s: json.loads(d) for s, d in stored}
+            missing = [s for s in want if s not in have]
+            extra = [s for s in have if s not in want]
+            losses += len(missing)
+            dups += len(extra)
+            for s in have:
+                if s in want and have[s] != want[s]:
+                    mismatches += 1
+            if missing or extra:
+                problems.append(f"{rid}: missing {missing[:5]} extra {extra[:5]}")
+            t = truth_runs.get(bid, {}).get("text")
+            if t is not None and text != t:
+                mismatches += 1
+                problems.append(f"{rid}: output text differs")
+        else:
+            # Unfinished or failed: what is stored must be a prefix-free
+            # subset of the truth with identical content.
+            want = {e["sequence_number"]: e for e in truth}
+            for s, d in stored:
+                if s not in want or json.loads(d) != want[s]:
+                    mismatches += 1
+        events += len(stored)
+    print(f"verify: runs {runs}, events checked {events}, losses {losses}, "
+          f"duplicates {dups}, mismatches {mismatches}")
+    for p in problems[:10]:
+        print("  " + p)
+    sys.exit(1 if (losses or dups or mismatches or problems) else 0)
+
+
+main()

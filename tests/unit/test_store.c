@@ -1,0 +1,436 @@
+/*
+ * Unit tests for lib/store.c: migrations and refusals, idempotent insert,
+ * batched events with dedupe (invariant 2), cursor in the same transaction
+ * (invariant 1), generation fencing and re-arming (invariant 3), stale
+ * abandonment, resume, cancel, prune, pagination.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct fx {
+	char		*dir;
+	char		*db;
+	struct store	*st;
+};
+
+static int
+setup(void **state)
+{
+	struct fx	*f = calloc(1, sizeof *f);
+	char		*cause = NULL;
+
+	f->dir = harness_tmpdir();
+	f->db = harness_path(f->dir, "t.db");
+	f->st = store_open(f->db, &cause);
+	if (f->st == NULL) {
+		fprintf(stderr, "store_open: %s\n", cause);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*f = *state;
+
+	store_close(f->st);
+	free(f->db);
+	harness_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+new_run(struct store *st, const char *key, char *id, size_t len, int *created)
+{
+	struct run_new	 rn;
+	char		*cause = NULL;
+
+	memset(&rn, 0, sizeof rn);
+	rn.request = "{\"model\":\"m\",\"input\":\"hi\"}";
+	rn.mode = "auto";
+	rn.idempotency_key = key;
+	rn.endpoint = "http://127.0.0.1:1/v1";
+	rn.dialect = "openai";
+	assert_int_equal(store_run_insert(st, &rn, id, len, created, &cause),
+	    0);
+}
+
+/* Lease every unowned run to owner; return how many. */
+static int
+lease_all(struct store *st, const char *owner, struct store_assign *a,
+    int max)
+{
+	return store_assign(st, owner, util_mono_ms() + 30000, a, max);
+}
+
+static int
+sql_int(const char *db, const char *sql)
+{
+	sqlite3		*h;
+	sqlite3_stmt	*s;
+	int		 v = -1;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return v;
+}
+
+static void
+sql_exec(const char *db, const char *sql)
+{
+	sqlite3	*h;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+static void
+test_store_migrations(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*st;
+	char		*cause = NULL;
+
+	assert_int_equal(sql_int(f->db, "PRAGMA user_version"),
+	    store_schema_version());
+	assert_int_equal(sql_int(f->db, "SELECT journal_mode = 'wal' FROM "
+	    "pragma_journal_mode"), 1);
+	/* Reopening applies nothing and works. */
+	st = store_open(f->db, &cause);
+	assert_non_null(st);
+	store_close(st);
+	/* A database from a newer agentd is refused. */
+	sql_exec(f->db, "PRAGMA user_version = 999");
+	st = store_open(f->db, &cause);
+	assert_null(st);
+	assert_non_null(strstr(cause, "newer"));
+	free(cause);
+}
+
+static void
+test_store_refuses_foreign_files(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*st;
+	char		*cause = NULL, *junk, *other, buf[64];
+	FILE		*fp;
+	struct stat	 before, after;
+
+	junk = harness_path(f->dir, "junk.db");
+	fp = fopen(junk, "w");
+	fputs("this is not a database, just some text that is long enough "
+	    "to look like a header of something", fp);
+	fclose(fp);
+	stat(junk, &before);
+	st = store_open(junk, &cause);
+	assert_null(st);
+	assert_non_null(strstr(cause, "not"));
+	free(cause);
+	cause = NULL;
+	stat(junk, &after);
+	assert_int_equal(before.st_size, after.st_size);
+	fp = fopen(junk, "r");
+	assert_non_null(fgets(buf, sizeof buf, fp));
+	fclose(fp);
+	assert_int_equal(strncmp(buf, "this is not", 11), 0);
+	/* Another program's SQLite database is not ours either. */
+	other = harness_path(f->dir, "other.db");
+	sql_exec(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+	st = store_open(other, &cause);
+	assert_null(st);
+	assert_non_null(strstr(cause, "not an agentd database"));
+	assert_int_equal(sql_int(other, "SELECT count(*) FROM t"), 1);
+	free(cause);
+	free(junk);
+	free(other);
+}
+
+static void
+test_store_idempotent_insert(void **state)
+{
+	struct fx	*f = *state;
+	char		 a[32], b[32], c[32];
+	int		 created;
+
+	new_run(f->st, "k1", a, sizeof a, &created);
+	assert_int_equal(created, 1);
+	new_run(f->st, "k1", b, sizeof b, &created);
+	assert_int_equal(created, 0);
+	assert_string_equal(a, b);
+	new_run(f->st, NULL, c, sizeof c, &created);
+	assert_int_equal(created, 1);
+	assert_string_not_equal(a, c);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs"), 2);
+}
+
+static void
+test_store_events_dedupe_and_cursor(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[4];
+	struct store_event	 ev[3];
+	char			 id[32], status[32];
+	int			 created;
+	int64_t			 last;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 4), 1);
+	ev[0] = (struct store_event){ 0, "response.created", "{\"a\":0}", 7 };
+	ev[1] = (struct store_event){ 1, "response.output_text.delta",
+	    "{\"delta\":\"Hi\"}", 14 };
+	ev[2] = (struct store_event){ 2, "response.output_text.delta",
+	    "{\"delta\":\" there\"}", 18 };
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev, 2, 1,
+	    util_now_ms()), 2);
+	/* Uncommitted: another connection sees neither events nor cursor. */
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), -1);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 1);
+	/* A replay of 1 plus the new 2: only 2 is stored (invariant 2). */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev + 1,
+	    2, 2, util_now_ms()), 1);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(sql_int(f->db, "SELECT event_count FROM runs"), 3);
+	assert_int_equal(store_run_state(f->st, a[0].n, status, sizeof status,
+	    &last), 0);
+	assert_int_equal(last, 2);
+	/* A rolled-back batch leaves neither events nor cursor. */
+	ev[0].seq = 3;
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev, 1, 3,
+	    util_now_ms()), 1);
+	store_rollback(f->st);
+	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 2);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 3);
+	/* The cursor never moves backwards. */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev + 1,
+	    1, 1, util_now_ms()), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 2);
+	{
+		char *t = store_delta_text(f->st, a[0].n);
+
+		assert_string_equal(t, "Hi there");
+		free(t);
+	}
+}
+
+static void
+test_store_fencing(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[4], b[4];
+	struct store_event	 ev = { 0, "x", "{}", 2 };
+	struct run_patch	 p = RUN_PATCH_INIT;
+	struct run_row		 row;
+	char			 id[32];
+	int			 created;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 4), 1);
+	/* Leased runs are not handed out twice. */
+	assert_int_equal(lease_all(f->st, "w1", b, 4), 0);
+	/* The dead worker's leases are released and fenced. */
+	assert_int_equal(store_release_owner(f->st, "w0"), 1);
+	assert_int_equal(lease_all(f->st, "w1", b, 4), 1);
+	assert_true(b[0].gen > a[0].gen);
+	assert_int_equal(store_row_load(f->st, a[0].n, a[0].gen, &row), 0);
+	assert_int_equal(store_row_load(f->st, b[0].n, b[0].gen, &row), 1);
+	store_row_clear(&row);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, &ev, 1,
+	    0, util_now_ms()), -2);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 0);
+	p.status = RUN_COMPLETED;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 0);
+	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 1);
+	/* Re-arming at start fences everyone. */
+	p.status = RUN_RUNNING;
+	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 1);
+	assert_true(store_rearm(f->st) >= 1);
+	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	    "lease_owner IS NOT NULL"), 0);
+}
+
+struct abandoned {
+	int	count;
+	char	owner[16];
+};
+
+static void
+abandon_cb(void *arg, int64_t n, const char *id, const char *owner,
+    const char *backend_id)
+{
+	struct abandoned	*ab = arg;
+
+	(void)n;
+	(void)id;
+	(void)backend_id;
+	ab->count++;
+	snprintf(ab->owner, sizeof ab->owner, "%s", owner ? owner : "");
+}
+
+static void
+test_store_abandon_and_resume(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[4];
+	struct abandoned	 ab = { 0, "" };
+	const char		*msg = NULL;
+	char			 id[32], id2[32];
+	int			 created;
+	int64_t			 now = util_now_ms();
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	new_run(f->st, NULL, id2, sizeof id2, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 4), 2);
+	sql_exec(f->db, "UPDATE runs SET status = 'running'");
+	/* Nothing is stale yet. */
+	assert_int_equal(store_abandon_stale(f->st, now, 60000, abandon_cb,
+	    &ab), 0);
+	/* One run saw its last event long ago, and its lease is old too. */
+	char sql[256];
+	snprintf(sql, sizeof sql, "UPDATE runs SET last_event_at = %lld, "
+	    "attached_at = %lld, created_at = 0 WHERE id = '%s'",
+	    (long long)(now - 120000), (long long)(now - 120000), id);
+	sql_exec(f->db, sql);
+	assert_int_equal(store_abandon_stale(f->st, now, 60000, abandon_cb,
+	    &ab), 1);
+	assert_int_equal(ab.count, 1);
+	assert_string_equal(ab.owner, "w0");
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	    "status = 'abandoned' AND error_message LIKE 'stale%'"), 1);
+	/* The worker that held it is fenced. */
+	{
+		struct run_patch p = RUN_PATCH_INIT;
+
+		p.status = RUN_COMPLETED;
+		assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p),
+		    0);
+	}
+	assert_int_equal(store_resume(f->st, id, &msg), STORE_OK);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	    "status = 'pending' AND lease_owner IS NULL"), 1);
+	assert_int_equal(store_resume(f->st, id2, &msg), STORE_CONFLICT);
+	assert_int_equal(store_resume(f->st, "r_nope", &msg), STORE_NOTFOUND);
+	sql_exec(f->db, "UPDATE runs SET status = 'completed'");
+	assert_int_equal(store_resume(f->st, id, &msg), STORE_CONFLICT);
+	assert_non_null(strstr(msg, "abandoned or failed"));
+}
+
+static void
+test_store_cancel_and_prune(void **state)
+{
+	struct fx	*f = *state;
+	char		 id[32], id2[32], *owner, *bid, *ep;
+	const char	*msg;
+	int		 created;
+	int64_t		 n;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	new_run(f->st, NULL, id2, sizeof id2, &created);
+	assert_int_equal(store_cancel(f->st, id, &n, &owner, &bid, &ep, &msg),
+	    STORE_OK);
+	free(owner);
+	free(bid);
+	free(ep);
+	assert_int_equal(store_cancel(f->st, id, &n, &owner, &bid, &ep, &msg),
+	    STORE_CONFLICT);
+	assert_int_equal(store_cancel(f->st, "r_x", &n, &owner, &bid, &ep,
+	    &msg), STORE_NOTFOUND);
+	/* Prune removes the finished run, never the pending one. */
+	assert_int_equal(store_prune(f->st, util_now_ms() + 1000), 1);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs"), 1);
+	assert_null(store_run_json(f->st, id));
+	assert_non_null(store_run_json(f->st, id2));
+	json_decref(store_run_json(f->st, id2));
+}
+
+static void
+test_store_pagination(void **state)
+{
+	struct fx	*f = *state;
+	char		 id[32], *cause = NULL, after[32] = "";
+	int		 created, i, seen = 0, pages = 0;
+	json_t		*page, *runs, *next;
+
+	for (i = 0; i < 250; i++)
+		new_run(f->st, NULL, id, sizeof id, &created);
+	do {
+		page = store_run_list(f->st, NULL, NULL, 0,
+		    *after ? after : NULL, 100, &cause);
+		assert_non_null(page);
+		runs = json_object_get(page, "runs");
+		seen += (int)json_array_size(runs);
+		pages++;
+		next = json_object_get(page, "next");
+		if (json_is_string(next))
+			snprintf(after, sizeof after, "%s",
+			    json_string_value(next));
+		else
+			after[0] = '\0';
+		json_decref(page);
+	} while (*after);
+	assert_int_equal(seen, 250);
+	assert_int_equal(pages, 3);
+	page = store_run_list(f->st, "completed", NULL, 0, NULL, 10, &cause);
+	assert_int_equal(json_array_size(json_object_get(page, "runs")), 0);
+	json_decref(page);
+	assert_null(store_run_list(f->st, NULL, NULL, 0, "r_unknown", 10,
+	    &cause));
+	assert_non_null(strstr(cause, "unknown"));
+	free(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_migrations, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_refuses_foreign_files,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_idempotent_insert,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_events_dedupe_and_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_fencing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_abandon_and_resume,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_cancel_and_prune,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_pagination, setup,
+		    teardown),
+	};
+
+	log_init("test", 0);
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
