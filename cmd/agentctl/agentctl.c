@@ -24,16 +24,23 @@ static const struct option global_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* Print the synopsis alone, for usage errors. */
+static void
+short_usage(FILE *f)
+{
+	fprintf(f, "usage: agentctl [-s SOCKET] [--json] COMMAND [ARGS...]\n"
+	    "       agentctl help [COMMAND] | --help | --version\n");
+}
+
 /* Print the global usage, the command list and the exit codes to f. */
 static void
 usage(FILE *f)
 {
 	const struct ctl_cmd *const	*cp;
 
-	fprintf(f, "usage: agentctl [-s SOCKET] [--json] COMMAND [ARGS...]\n"
-	    "       agentctl help [COMMAND] | --help | --version\n\n"
-	    "Client of agentd, the supervisor of background agent runs.\n\n"
-	    "Options:\n"
+	short_usage(f);
+	fprintf(f, "\nClient of agentd, the supervisor of background agent "
+	    "runs.\n\nOptions:\n"
 	    "  -s, --socket PATH  API socket (default: $AGENTD_SOCKET,\n"
 	    "                     $XDG_RUNTIME_DIR/agentd.sock,\n"
 	    "                     /run/agentd/agentd.sock)\n"
@@ -43,7 +50,7 @@ usage(FILE *f)
 	    "  --version          print the version\n\n"
 	    "Commands:\n");
 	for (cp = ctl_cmd_table; *cp != NULL; cp++)
-		fprintf(f, "  %s %s\n", (*cp)->name, (*cp)->usage);
+		ctl_cmd_synopsis(f, "  ", *cp);
 	fprintf(f, "\nExit status:\n"
 	    "  %d  success\n"
 	    "  %d  the run failed, was cancelled, incomplete or abandoned;\n"
@@ -113,8 +120,9 @@ int
 ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *optstring,
     const struct option *longopts)
 {
-	char	 spec[64];
-	int	 ch;
+	const char	*arg;
+	char		 spec[64];
+	int		 ch;
 
 	if (!ctx->opt_started) {
 		optind = 0;	/* glibc: full re-initialisation */
@@ -133,12 +141,18 @@ ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *optstring,
 			    argv[optind - 1]);
 			return CTL_OPT_BAD;
 		case '?':
-			if (optopt != 0 && optopt < 0x100)
+			arg = argv[optind - 1];
+			if (strncmp(arg, "--", 2) != 0 ||
+			    (optopt > 0 && optopt < 0x100 &&
+			    strchr(arg, '=') == NULL))
 				ctl_usage_error(ctx, "unknown option: -%c",
 				    optopt);
+			else if (optopt != 0)
+				ctl_usage_error(ctx, "option takes no "
+				    "argument: %s", arg);
 			else
 				ctl_usage_error(ctx, "unknown option: %s",
-				    argv[optind - 1]);
+				    arg);
 			return CTL_OPT_BAD;
 		default:
 			return ch;
@@ -154,7 +168,7 @@ int
 ctl_getopt_exit(struct ctl_ctx *ctx, int ch)
 {
 	if (ch == CTL_OPT_HELP) {
-		ctl_cmd_help(stdout, ctx->cmd);
+		ctl_cmd_print_help(stdout, ctx->cmd);
 		return CTL_EXIT_OK;
 	}
 	if (ch == CTL_OPT_BAD)
@@ -173,6 +187,7 @@ ctl_check_args(struct ctl_ctx *ctx, int nargs)
 	return 0;
 }
 
+/* Parse the global options, find the command by exact name and run it. */
 int
 main(int argc, char **argv)
 {
@@ -201,12 +216,12 @@ main(int argc, char **argv)
 		case ':':
 			fprintf(stderr, "agentctl: option requires an "
 			    "argument: %s\n", argv[optind - 1]);
-			usage(stderr);
+			short_usage(stderr);
 			return CTL_EXIT_USAGE;
 		default:
 			fprintf(stderr, "agentctl: unknown option: %s\n",
 			    argv[optind - 1]);
-			usage(stderr);
+			short_usage(stderr);
 			return CTL_EXIT_USAGE;
 		}
 	}
@@ -214,7 +229,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc == 0) {
 		fprintf(stderr, "agentctl: no command given\n");
-		usage(stderr);
+		short_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if ((ctx.cmd = ctl_cmd_find(argv[0])) == NULL) {

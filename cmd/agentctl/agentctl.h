@@ -16,7 +16,7 @@
 /* Exit codes; listed by `agentctl --help`. */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,		/* success */
-	CTL_EXIT_RUN = 1,		/* run failed/cancelled/...; bad lines */
+	CTL_EXIT_RUN = 1,		/* run did not complete; bad lines */
 	CTL_EXIT_USAGE = 2,		/* bad usage */
 	CTL_EXIT_UNREACHABLE = 3,	/* cannot talk to agentd */
 	CTL_EXIT_NOTFOUND = 4,		/* HTTP 404 */
@@ -45,8 +45,11 @@ struct ctl_cmd {
 /* cmd.c */
 extern const struct ctl_cmd *const ctl_cmd_table[];
 const struct ctl_cmd	*ctl_cmd_find(const char *name);
+void			 ctl_cmd_synopsis(FILE *f, const char *prefix,
+			    const struct ctl_cmd *cmd);
 void			 ctl_cmd_usage(FILE *f, const struct ctl_cmd *cmd);
-void			 ctl_cmd_help(FILE *f, const struct ctl_cmd *cmd);
+void			 ctl_cmd_print_help(FILE *f,
+			    const struct ctl_cmd *cmd);
 
 /* Long options every command accepts; end a command's option table. */
 #define CTL_OPT_JSON	0x1000

@@ -49,16 +49,37 @@ ctl_cmd_find(const char *name)
 	return NULL;
 }
 
-/* Print the command's one-line usage to f. */
+/*
+ * Print prefix, the command name and its usage to f; a newline in the
+ * usage continues it on a line indented under the first argument.
+ */
+void
+ctl_cmd_synopsis(FILE *f, const char *prefix, const struct ctl_cmd *cmd)
+{
+	const char	*p;
+	int		 indent;
+
+	indent = fprintf(f, "%s%s", prefix, cmd->name);
+	if (*cmd->usage != '\0')
+		indent += fprintf(f, " ");
+	for (p = cmd->usage; *p != '\0'; p++) {
+		fputc(*p, f);
+		if (*p == '\n')
+			fprintf(f, "%*s", indent, "");
+	}
+	fputc('\n', f);
+}
+
+/* Print the command's usage to f. */
 void
 ctl_cmd_usage(FILE *f, const struct ctl_cmd *cmd)
 {
-	fprintf(f, "usage: agentctl %s %s\n", cmd->name, cmd->usage);
+	ctl_cmd_synopsis(f, "usage: agentctl ", cmd);
 }
 
 /* Print the command's usage and description to f. */
 void
-ctl_cmd_help(FILE *f, const struct ctl_cmd *cmd)
+ctl_cmd_print_help(FILE *f, const struct ctl_cmd *cmd)
 {
 	ctl_cmd_usage(f, cmd);
 	fprintf(f, "\n%s", cmd->help);
