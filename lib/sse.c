@@ -14,7 +14,9 @@
 
 #define SSE_BUF_INIT	256
 #define SSE_BUF_KEEP	(64u * 1024)	/* reset() frees bigger buffers */
-#define SSE_BOM_DONE	3
+#define SSE_BOM		"\xef\xbb\xbf"
+#define SSE_BOM_DONE	3		/* bytes in SSE_BOM */
+#define SSE_CR_WINDOW	4096		/* look-ahead for CR per scan */
 
 struct sse_buf {
 	char	*p;
@@ -35,8 +37,6 @@ struct sse_parser {
 	int		 last_cr;	/* previous feed ended in CR */
 	int		 failed;	/* feed returned -1; reset required */
 };
-
-static const unsigned char sse_bom[3] = { 0xef, 0xbb, 0xbf };
 
 static void	sse_buf_reserve(struct sse_buf *, size_t);
 static void	sse_buf_append(struct sse_buf *, const char *, size_t);
@@ -266,16 +266,16 @@ sse_line(struct sse_parser *p, const char *l, size_t n, char **cause)
 	return 0;
 }
 
-/* Offset of the first byte c in buf[from, len), or len if none. */
+/* Offset of the first byte c in buf[from, to), or to if none. */
 static size_t
-sse_scan(const char *buf, size_t from, size_t len, int c)
+sse_scan(const char *buf, size_t from, size_t to, int c)
 {
 	const char	*q;
 
-	if (from >= len)
-		return len;
-	q = memchr(buf + from, c, len - from);
-	return q != NULL ? (size_t)(q - buf) : len;
+	if (from >= to)
+		return to;
+	q = memchr(buf + from, c, to - from);
+	return q != NULL ? (size_t)(q - buf) : to;
 }
 
 /* Consume len bytes, delivering every event they complete. */
@@ -283,7 +283,7 @@ int
 sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
     char **cause)
 {
-	size_t	pos = 0, lf, cr, e, n;
+	size_t	pos = 0, lf, cr, crend, to, e, n;
 	int	rc;
 
 	if (cause != NULL)
@@ -297,15 +297,14 @@ sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
 	/* A BOM may arrive in pieces; a mismatch gives its bytes back. */
 	if (p->bom != SSE_BOM_DONE) {
 		while (pos < len && p->bom < SSE_BOM_DONE &&
-		    (unsigned char)buf[pos] == sse_bom[p->bom]) {
+		    buf[pos] == SSE_BOM[p->bom]) {
 			p->bom++;
 			pos++;
 		}
 		if (p->bom != SSE_BOM_DONE) {
 			if (pos == len)
 				return 0;
-			sse_buf_append(&p->line, (const char *)sse_bom,
-			    (size_t)p->bom);
+			sse_buf_append(&p->line, SSE_BOM, (size_t)p->bom);
 			p->bom = SSE_BOM_DONE;
 			if (p->line.len > p->max_line)
 				return sse_fail(p, cause, "line", p->max_line);
@@ -319,12 +318,27 @@ sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
 			pos++;
 	}
 
-	/* Cached offsets of the next LF and CR keep scanning linear. */
+	/*
+	 * Offsets of the next LF and CR are cached so that every byte is
+	 * scanned at most once for each. cr == crend means no CR is in
+	 * [pos, crend); CRs are looked for a window ahead, not to the end.
+	 */
 	lf = sse_scan(buf, pos, len, '\n');
-	cr = sse_scan(buf, pos, len, '\r');
+	cr = crend = pos;
 	for (;;) {
-		e = lf < cr ? lf : cr;
-		if (e == len)
+		if (lf < pos)
+			lf = sse_scan(buf, pos, len, '\n');
+		if (cr < pos)
+			cr = crend = pos;
+		if (cr == crend && crend < lf) {
+			to = len - crend > SSE_CR_WINDOW ?
+			    crend + SSE_CR_WINDOW : len;
+			if (to < lf)
+				to = lf;
+			cr = sse_scan(buf, crend, to, '\r');
+			crend = to;
+		}
+		if ((e = lf < cr ? lf : cr) == len)
 			break;
 		n = e - pos;
 		if (p->line.len != 0) {
@@ -349,10 +363,6 @@ sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
 			if (buf[pos] == '\n')
 				pos++;
 		}
-		if (lf < pos)
-			lf = sse_scan(buf, pos, len, '\n');
-		if (cr < pos)
-			cr = sse_scan(buf, pos, len, '\r');
 	}
 
 	/* Keep the unterminated tail for the next feed. */
