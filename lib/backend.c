@@ -354,14 +354,19 @@ backend_status_terminal(const char *status)
 	    strcmp(status, "in_progress") != 0;
 }
 
-/* Local status for a terminal backend status. */
+/*
+ * Local status for a terminal backend status: a static string, never the
+ * argument (which usually lives in a JSON object about to be freed).
+ */
 const char *
 backend_status_local(const char *status)
 {
-	if (strcmp(status, "completed") == 0 ||
-	    strcmp(status, "cancelled") == 0 ||
-	    strcmp(status, "incomplete") == 0)
-		return status;
+	if (strcmp(status, "completed") == 0)
+		return "completed";
+	if (strcmp(status, "cancelled") == 0)
+		return "cancelled";
+	if (strcmp(status, "incomplete") == 0)
+		return "incomplete";
 	return "failed";
 }
 

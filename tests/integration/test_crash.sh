@@ -10,7 +10,7 @@ submit 20 60 25 >/dev/null || { fail "submit"; exit 1; }
 wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM events') -gt 100 ]"
 kill_agentd 9
 check "kill -9 agentd: its workers exit too" \
-    wait_for 5 sh -c "! pgrep -f -- '--db $DB' >/dev/null"
+    wait_for 5 sh -c "! pgrep -f -- '[a]gentd --db $DB' >/dev/null"
 before=$(sql "SELECT count(*) FROM events")
 check "kill -9 agentd: runs were mid-stream" \
     [ "$(sql "SELECT count(*) FROM runs WHERE status = 'running'")" -gt 0 ]

@@ -233,6 +233,14 @@ test_backend_terminal(void **state)
 	assert_false(backend_status_terminal("queued"));
 	assert_false(backend_status_terminal("in_progress"));
 	assert_string_equal(backend_status_local("weird"), "failed");
+	{
+		/* Regression: the result must outlive the argument. */
+		char		 buf[16] = "completed";
+		const char	*l = backend_status_local(buf);
+
+		memset(buf, 'x', sizeof buf - 1);
+		assert_string_equal(l, "completed");
+	}
 }
 
 static void
