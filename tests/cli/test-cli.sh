@@ -1,6 +1,6 @@
 #!/bin/sh
 # test-cli.sh: end-to-end checks of agentctl against an API server on a
-# temporary Unix socket (by default cmd/agentctl/fake-api.py). Prints one
+# temporary Unix socket (by default tests/cli/fake-api.py). Prints one
 # PASS/FAIL line per check; exits 1 if any failed.
 #
 # Environment: AGENTCTL (binary, default bin/agentctl), PYTHON (python3),
@@ -44,7 +44,7 @@ start_server() {
 		sleep 0.05
 		i=$((i + 1))
 	done
-	[ -S "$SOCK" ] || { echo "FAIL: server did not start"; exit 1; }
+	[ -S "$SOCK" ] || { echo "FAIL server did not start"; exit 1; }
 }
 
 # Stop the server started by start_server (if it still runs).
@@ -56,10 +56,10 @@ stop_server() {
 	fi
 }
 
-pass() { npass=$((npass + 1)); echo "PASS: $1"; }
+pass() { npass=$((npass + 1)); echo "PASS $1"; }
 fail() {
 	nfail=$((nfail + 1))
-	echo "FAIL: $1"
+	echo "FAIL $1"
 	[ $# -gt 1 ] && printf '  %s\n' "$2"
 	printf '  rc=%s stdout: %s\n  stderr: %s\n' "$rc" \
 	    "$(head -c 400 "$TMP/out" 2>/dev/null)" \
@@ -126,7 +126,7 @@ EOF
 # ------------------------------------------------------------------
 # Without a server.
 
-[ -x "$AGENTCTL" ] || { echo "FAIL: no agentctl binary at $AGENTCTL"; exit 1; }
+[ -x "$AGENTCTL" ] || { echo "FAIL no agentctl binary at $AGENTCTL"; exit 1; }
 
 ctl --version
 check "--version" 0 '^agentctl [0-9]+\.[0-9]+'

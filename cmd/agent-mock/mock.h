@@ -1,0 +1,234 @@
+/*
+ * agent-mock: shared types of the scriptable fake Responses-API backend.
+ * One struct mock holds all server state (options, runs, counters). A run
+ * keeps only its parameters; every event is generated on demand from them,
+ * so the same event always serializes to the same bytes.
+ */
+#ifndef AGENT_MOCK_H
+#define AGENT_MOCK_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event;
+struct event_base;
+struct evbuffer;
+struct evconnlistener;
+struct evhttp;
+struct evhttp_connection;
+struct evhttp_request;
+
+#define MOCK_MAX_BODY		(8 * 1024 * 1024)
+#define MOCK_MAX_HEADERS	(64 * 1024)
+#define MOCK_MAX_EVENTS		1000000LL
+#define MOCK_MAX_INTERVAL	3600000LL
+#define MOCK_MAX_DELTA_BYTES	(1024LL * 1024)
+#define MOCK_MAX_TEXT		(64LL * 1024 * 1024)
+#define MOCK_BATCH_BYTES	(256 * 1024)
+#define MOCK_DEF_EVENTS		20
+#define MOCK_DEF_INTERVAL	20
+
+enum dialect {
+	DIALECT_OPENAI,
+	DIALECT_DATABRICKS
+};
+
+enum fail_mode {
+	FAIL_NONE,
+	FAIL_FAILED,
+	FAIL_ERROR_EVENT
+};
+
+/* What one event index of a run is. */
+enum ev_kind {
+	EV_CREATED,
+	EV_IN_PROGRESS,
+	EV_ITEM_ADDED,
+	EV_PART_ADDED,
+	EV_DELTA,
+	EV_TEXT_DONE,
+	EV_PART_DONE,
+	EV_ITEM_DONE,
+	EV_COMPLETED,
+	EV_FAILED,
+	EV_ERROR,
+	EV_CANCELLED
+};
+
+/* A growable byte buffer, reused to avoid per-event allocations. */
+struct mbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* A string-keyed chained hash table; keys are owned by the values. */
+struct hent {
+	const char	*key;
+	void		*val;
+	struct hent	*next;
+};
+
+struct htab {
+	struct hent	**b;
+	size_t		  nb;
+	size_t		  n;
+};
+
+struct mock_opts {
+	char		*listen_host;
+	int		 listen_port;
+	const char	*port_file;
+	enum dialect	 dialect;
+	int		 reject_background;
+	int		 reject_stream;
+	int		 no_resume;
+	long long	 drop_after;	/* 0: never drop */
+	long long	 fail_creates;
+	int		 fail_status;
+	long long	 retry_after;	/* -1: no Retry-After header */
+	int		 verbose;
+};
+
+struct mock_stats {
+	long long	creates;
+	long long	by_status[600];
+	long long	requests;
+	long long	streams_open;
+	long long	streams_peak;
+	long long	waiters;
+	long long	dup_keys;
+	long long	resumes;
+	long long	polls;
+	long long	cancels;
+};
+
+enum client_kind {
+	CLIENT_SSE,		/* event stream */
+	CLIENT_JSON		/* JSON reply once the run is terminal */
+};
+
+/* One HTTP request attached to a run, waiting for its events. */
+struct client {
+	TAILQ_ENTRY(client)	 entry;
+	struct mock		*m;
+	struct run		*run;
+	struct evhttp_request	*req;
+	struct evhttp_connection *evcon;
+	enum client_kind	 kind;
+	long long		 next;		/* next event to send */
+	long long		 written;	/* events sent so far */
+	int			 in_flight;	/* awaiting a flush */
+};
+TAILQ_HEAD(clientq, client);
+
+/* Per-run knobs, from the request metadata. */
+struct run_params {
+	long long	events;
+	long long	interval;
+	long long	delta_bytes;	/* 0: natural length */
+	long long	stall_after;	/* -1: never stall */
+	enum fail_mode	fail;
+};
+
+struct run {
+	TAILQ_ENTRY(run)	 entry;
+	struct mock		*m;
+	char			 id[32];	/* resp_ + 24 hex */
+	char			 item_id[32];	/* msg_ + the same 24 hex */
+	unsigned long long	 num;		/* 1-based creation number */
+	int64_t			 created_ms;	/* wall clock */
+	int64_t			 created_mono;
+	int			 background;
+	int			 stream;
+	struct run_params	 p;
+	long long		 cancel_at;	/* -1, or the cancelled event */
+	char			*idem_key;
+	long long		 creates;
+	char			*model_json;	/* JSON string, quoted */
+	char			*metadata_json;	/* JSON object */
+	struct clientq		 clients;
+	int			 nsse;		/* event streams */
+	int			 nflight;	/* streams awaiting flush */
+	int			 njson;		/* JSON waiters */
+	struct event		*timer;
+};
+TAILQ_HEAD(runq, run);
+
+struct mock {
+	struct mock_opts	 opts;
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct evconnlistener	*listener;
+	struct event		*sigterm;
+	struct event		*sigint;
+	struct htab		 by_id;
+	struct htab		 by_key;
+	struct runq		 runs;
+	long long		 nruns;
+	long long		 fail_left;
+	struct mock_stats	 st;
+	struct mbuf		 scratch;	/* event batches */
+	struct mbuf		 reply;		/* JSON replies */
+	struct evbuffer		*out;		/* staging for evhttp */
+};
+
+/* buf.c */
+void	 mbuf_init(struct mbuf *);
+void	 mbuf_free(struct mbuf *);
+void	 mbuf_reset(struct mbuf *);
+char	*mbuf_reserve(struct mbuf *, size_t);
+void	 mbuf_add(struct mbuf *, const void *, size_t);
+void	 mbuf_adds(struct mbuf *, const char *);
+void	 mbuf_addc(struct mbuf *, char);
+void	 mbuf_addll(struct mbuf *, long long);
+void	 mbuf_addjstr(struct mbuf *, const char *, size_t);
+void	 mbuf_addjs(struct mbuf *, const char *);
+void	 htab_init(struct htab *);
+void	 htab_free(struct htab *);
+void	*htab_get(const struct htab *, const char *);
+void	 htab_put(struct htab *, const char *, void *);
+
+/* run.c */
+void		 run_params_default(struct run_params *);
+struct run	*run_new(struct mock *, const struct run_params *, int, int,
+		    const char *, const char *, const char *);
+void		 run_free(struct run *);
+long long	 run_cap(const struct run *);
+int		 run_done(const struct run *);
+long long	 run_avail(const struct run *, int64_t);
+int64_t		 run_due(const struct run *, long long);
+int		 run_is_terminal(const struct run *, long long);
+enum ev_kind	 run_kind(const struct run *, long long);
+const char	*run_status(const struct run *, long long);
+void		 run_cancel(struct run *, int64_t);
+void		 run_write_event(struct mock *, const struct run *, long long,
+		    struct mbuf *);
+void		 run_write_frame(struct mock *, const struct run *, long long,
+		    struct mbuf *);
+void		 run_write_response(struct mock *, const struct run *,
+		    long long, struct mbuf *);
+void		 run_write_minimal(struct mock *, const struct run *, long long,
+		    struct mbuf *);
+void		 run_write_text(const struct run *, long long, struct mbuf *);
+
+/* stream.c */
+void	 client_attach(struct mock *, struct run *, struct evhttp_request *,
+	    enum client_kind, long long);
+void	 run_wake(struct run *);
+
+/* http.c */
+void	 http_setup(struct mock *);
+void	 http_log(struct mock *, struct evhttp_request *, int, const char *);
+void	 http_reply(struct mock *, struct evhttp_request *, int,
+	    struct mbuf *);
+void	 http_error(struct mock *, struct evhttp_request *, int, const char *,
+	    const char *, const char *);
+const char *http_method(struct evhttp_request *);
+
+/* admin.c */
+int	 admin_route(struct mock *, struct evhttp_request *, const char *);
+
+#endif
