@@ -11,10 +11,18 @@ AGENTD_PID=
 FAILS=0
 
 cleanup() {
+	# A clean stop lets sanitizer builds report leaks at exit.
+	[ -n "$AGENTD_PID" ] && kill "$AGENTD_PID" 2>/dev/null
+	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
+	sleep 0.3
 	[ -n "$AGENTD_PID" ] && kill -9 "$AGENTD_PID" 2>/dev/null
 	[ -n "$MOCK_PID" ] && kill -9 "$MOCK_PID" 2>/dev/null
 	pkill -9 -f "$T/" 2>/dev/null
 	wait 2>/dev/null
+	if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|Invalid read|Invalid write|definitely lost: [1-9]' \
+	    "$T"/*.log >/dev/null 2>&1; then
+		fail "sanitizer or valgrind report in $(grep -lE 'Sanitizer|runtime error:|Invalid (read|write)|definitely lost: [1-9]' "$T"/*.log | xargs -n1 basename | tr '\n' ' ')"
+	fi
 	if [ "$FAILS" -eq 0 ]; then
 		rm -rf "$T"
 	else
