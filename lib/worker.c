@@ -101,6 +101,8 @@ struct wrun {
 	char			*final_body;
 
 	struct event		*timer;
+	struct event		*idle_ev;	/* no bytes for too long */
+	int64_t			 idle_ms;
 	int64_t			 poll_delay_ms;
 	char			*poll_sig;
 };
@@ -128,6 +130,8 @@ static void	run_start(struct wrun *);
 static void	run_schedule(struct wrun *, int64_t, enum xkind);
 static void	run_fail(struct wrun *, int, const char *, const char *);
 static void	worker_flush_soon(struct worker *, int64_t);
+static void	run_idle_arm(struct wrun *);
+static void	run_lost(struct wrun *, enum xkind, int, const char *);
 
 static uint32_t
 worker_rand(void)
@@ -183,6 +187,8 @@ run_free(struct wrun *r)
 	xfer_abort(r->x);
 	if (r->timer != NULL)
 		event_free(r->timer);
+	if (r->idle_ev != NULL)
+		event_free(r->idle_ev);
 	sse_parser_free(r->sse);
 	pend_clear(r);
 	free(r->pend);
@@ -411,6 +417,7 @@ run_xfer_data(void *arg, struct xfer *x, const char *buf, size_t len)
 	char		*cause = NULL;
 	size_t		 cap;
 
+	run_idle_arm(r);
 	if (r->channel == 0)
 		r->channel = (status >= 200 && status < 300 &&
 		    xfer_is_sse(x)) ? 1 : 2;
@@ -577,6 +584,63 @@ run_ladder_down(struct wrun *r, enum backend_verdict v)
 	run_schedule(r, 0, XK_CREATE);
 }
 
+/*
+ * The transfer of kind ended without an HTTP answer (or went silent):
+ * decide whether to submit again, poll again or resume.
+ */
+static void
+run_lost(struct wrun *r, enum xkind kind, int rc, const char *err)
+{
+	(void)err;
+	if (kind == XK_CREATE && r->backend_id == NULL) {
+		if (r->w->cfg->at_most_once && rc != CURLE_COULDNT_CONNECT &&
+		    rc != CURLE_COULDNT_RESOLVE_HOST) {
+			run_fail(r, 0, "outcome unknown: the create request may "
+			    "have reached the backend (--at-most-once)", NULL);
+			return;
+		}
+		run_schedule(r, run_backoff(r, NULL), XK_CREATE);
+		return;
+	}
+	if (kind == XK_POLL) {
+		run_schedule(r, run_backoff(r, NULL), XK_POLL);
+		return;
+	}
+	run_stream_ended(r);
+}
+
+static void
+run_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wrun	*r = arg;
+	enum xkind	 kind = r->kind;
+
+	(void)fd;
+	(void)what;
+	if (r->x == NULL || r->final_status != NULL)
+		return;
+	log_warnx("run %s: no bytes from the backend for %llds after seq "
+	    "%lld; %s", r->id, (long long)(r->idle_ms / 1000),
+	    (long long)r->recv_seq, kind == XK_CREATE && r->backend_id == NULL ?
+	    "retrying the create" : "resuming");
+	/* Not inside a curl callback: aborting here is safe. */
+	xfer_abort(r->x);
+	r->x = NULL;
+	r->kind = XK_NONE;
+	run_lost(r, kind, CURLE_OPERATION_TIMEDOUT, "idle timeout");
+}
+
+/* (Re)start the idle timer of the current transfer. */
+static void
+run_idle_arm(struct wrun *r)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = r->idle_ms / 1000;
+	tv.tv_usec = (r->idle_ms % 1000) * 1000;
+	evtimer_add(r->idle_ev, &tv);
+}
+
 /* A transfer of this run ended. */
 static void
 run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
@@ -591,33 +655,17 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 
 	r->x = NULL;
 	r->kind = XK_NONE;
+	evtimer_del(r->idle_ev);
 	if (r->final_status != NULL)
 		return;		/* terminal seen; flush writes it */
-	if (status == 0 || (ok2xx && (r->channel == 1 || xfer_is_sse(x)))) {
-		/* No answer, or a stream that ended without a terminal. */
-		if (status == 0) {
-			log_warnx("run %s: %s: %s", r->id, kind == XK_CREATE ?
-			    "create" : kind == XK_POLL ? "retrieve" : "stream",
-			    err);
-			if (kind == XK_CREATE && r->backend_id == NULL) {
-				if (r->w->cfg->at_most_once &&
-				    rc != CURLE_COULDNT_CONNECT &&
-				    rc != CURLE_COULDNT_RESOLVE_HOST) {
-					run_fail(r, 0, "outcome unknown: the "
-					    "create request may have reached "
-					    "the backend (--at-most-once)",
-					    NULL);
-					return;
-				}
-				run_schedule(r, run_backoff(r, NULL),
-				    XK_CREATE);
-				return;
-			}
-			if (kind == XK_POLL) {
-				run_schedule(r, run_backoff(r, NULL), XK_POLL);
-				return;
-			}
-		}
+	if (status == 0) {
+		log_warnx("run %s: %s: %s", r->id, kind == XK_CREATE ?
+		    "create" : kind == XK_POLL ? "retrieve" : "stream", err);
+		run_lost(r, kind, rc, err);
+		return;
+	}
+	if (ok2xx && (r->channel == 1 || xfer_is_sse(x))) {
+		/* A stream that ended without a terminal event. */
 		run_stream_ended(r);
 		return;
 	}
@@ -720,7 +768,8 @@ run_go(struct wrun *r, enum xkind kind)
 	sse_parser_reset(r->sse);
 	req.api_key = cfg->api_key;
 	req.connect_timeout_s = cfg->connect_timeout_s;
-	req.idle_timeout_s = cfg->idle_timeout_s;
+	req.idle_timeout_s = 0;		/* our own timer: run_idle_cb */
+	r->idle_ms = cfg->idle_timeout_s * 1000;
 	switch (kind) {
 	case XK_CREATE:
 		body = backend_create_body(r->request, r->mode, &cause);
@@ -747,8 +796,9 @@ run_go(struct wrun *r, enum xkind kind)
 		req.body = body;
 		req.accept = stream ? "text/event-stream" : "application/json";
 		req.idempotency_key = r->id;
+		/* A synchronous answer comes only at the end. */
 		if (r->mode == MODE_BATCH)
-			req.idle_timeout_s = cfg->stale_after_s;
+			r->idle_ms = cfg->stale_after_s * 1000;
 		log_info("run %s: create (%s mode, attempt %d)", r->id,
 		    backend_mode_name(r->mode), r->retries + 1);
 		break;
@@ -770,6 +820,7 @@ run_go(struct wrun *r, enum xkind kind)
 	req.url = url;
 	r->kind = kind;
 	r->x = xfer_start(r->w->xl, &req, &run_xfer_ops, r);
+	run_idle_arm(r);
 	free(url);
 	free(body);
 }
@@ -875,8 +926,27 @@ worker_assign(struct worker *w, int64_t n, int64_t gen)
 	r->poll_delay_ms = w->cfg->poll_interval_s * 1000;
 	r->sse = sse_parser_new(0, run_sse_event, r);
 	r->timer = evtimer_new(w->base, run_timer_cb, r);
+	r->idle_ev = evtimer_new(w->base, run_idle_cb, r);
 	TAILQ_INSERT_TAIL(&w->runs, r, entry);
 	w->nruns++;
+	/*
+	 * A create was sent in an earlier life and no response id was stored:
+	 * the outcome is unknown. At-least-once submits again (same
+	 * Idempotency-Key); --at-most-once fails the run.
+	 */
+	if (r->backend_id == NULL && row.attempts > 0 &&
+	    strcmp(row.status, RUN_STARTING) == 0) {
+		if (w->cfg->at_most_once) {
+			store_row_clear(&row);
+			run_fail(r, 0, "outcome unknown: agentd stopped after "
+			    "sending the create request and before the "
+			    "backend's response id arrived; not submitted again "
+			    "(--at-most-once)", NULL);
+			return;
+		}
+		log_warnx("run %s: create outcome unknown after a restart; "
+		    "submitting again with the same idempotency key", r->id);
+	}
 	store_row_clear(&row);
 	run_start(r);
 }

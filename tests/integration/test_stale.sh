@@ -24,4 +24,16 @@ wait_for 10 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT status FROM runs WHERE id = '$o
 ctl resume "$ok" >/dev/null 2>"$T/err"
 check "resuming a completed run is refused (exit 5)" [ $? -eq 5 ]
 check "resume --stale resumes abandoned runs" sh -c "'$BIN/agentctl' -s '$SOCK' resume --stale | grep -q $id"
+kill_agentd 15
+
+# The idle timeout resumes a silent stream; it is not fatal.
+start_agentd --workers 1 --stale-after 60 --idle-timeout 1
+r0=$(mock /mock/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["resumes"])')
+id=$(submit 1 50 10 ',"mock_stall_after":"2"')
+sleep 4
+r1=$(mock /mock/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["resumes"])')
+check "idle timeout: silent stream resumed ($((r1 - r0)) resumes in 4 s)" [ $((r1 - r0)) -ge 2 ]
+check "idle timeout: run still running, not failed" \
+    [ "$(sql "SELECT status FROM runs WHERE id = '$id'")" = running ]
+check "idle timeout: logged with the seq" grep -q "run $id: stream ended at seq" "$T/agentd.log"
 exit 0
