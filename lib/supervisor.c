@@ -7,6 +7,7 @@
  */
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -464,6 +465,34 @@ sup_lock(struct sup *s, char **cause)
 	return 0;
 }
 
+/*
+ * Raise the open-file soft limit to the hard limit: each run in flight
+ * holds a connection. Workers inherit it. Says so when the hard limit is
+ * low for many concurrent runs.
+ */
+static void
+sup_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t	old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("open-file limit raised from %llu to %llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 16384)
+		log_warnx("open-file hard limit is %llu: at most about %llu "
+		    "runs can stream at once; raise it (ulimit -Hn, LimitNOFILE=)",
+		    (unsigned long long)rl.rlim_max,
+		    (unsigned long long)(rl.rlim_max - 64));
+}
+
 /* The supervisor process body. */
 int
 supervisor_main(const struct agentd_config *cfg, char **argv)
@@ -482,6 +511,7 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	s.started_ms = util_now_ms();
 	log_setrole("supervisor");
 	signal(SIGPIPE, SIG_IGN);
+	sup_raise_nofile();
 	len = readlink("/proc/self/exe", s.exe, sizeof s.exe - 1);
 	if (len <= 0)
 		snprintf(s.exe, sizeof s.exe, "%s", argv[0]);
