@@ -41,9 +41,12 @@
 #define LIST_LIMIT	100
 #define LIST_MAX	1000
 
+struct apiconn;
+
 struct follower {
 	TAILQ_ENTRY(follower)	 entry;
 	struct api		*a;
+	struct apiconn		*ac;
 	struct evhttp_request	*req;
 	struct evhttp_connection *conn;
 	int64_t			 n;
@@ -51,8 +54,18 @@ struct follower {
 	int64_t			 seq;
 };
 
+/* One client connection, tracked from its first request until it closes. */
+struct apiconn {
+	TAILQ_ENTRY(apiconn)	 entry;
+	struct api		*a;
+	struct evhttp_connection *conn;
+	struct follower		*f;	/* its live follow, if any */
+};
+
 struct api {
 	struct sup		*s;
+	TAILQ_HEAD(, apiconn)	 conns;
+	int			 nconns;
 	struct evhttp		*http;
 	int			 fd;
 	char			*path;
@@ -62,6 +75,7 @@ struct api {
 	struct event		*sweep_ev;
 	TAILQ_HEAD(, follower)	 followers;
 	int			 nfollowers;
+	uint64_t		 sweeps;
 	uint64_t		 requests;
 	uint64_t		 refused;
 };
@@ -361,20 +375,53 @@ follower_free(struct follower *f)
 {
 	struct api	*a = f->a;
 
+	if (f->ac != NULL)
+		f->ac->f = NULL;
 	TAILQ_REMOVE(&a->followers, f, entry);
 	a->nfollowers--;
 	free(f);
 }
 
+/* evhttp closed a client connection: forget it and its follower. */
 static void
-follower_closed(struct evhttp_connection *conn, void *arg)
+api_conn_closed(struct evhttp_connection *conn, void *arg)
 {
-	struct follower	*f = arg;
+	struct apiconn	*ac = arg;
 
 	(void)conn;
-	log_debug("run %s: follower went away at seq %lld", f->id,
-	    (long long)f->seq);
-	follower_free(f);
+	if (ac->f != NULL) {
+		log_debug("run %s: follower went away at seq %lld", ac->f->id,
+		    (long long)ac->f->seq);
+		follower_free(ac->f);
+	}
+	TAILQ_REMOVE(&ac->a->conns, ac, entry);
+	ac->a->nconns--;
+	free(ac);
+}
+
+/*
+ * The tracked connection of req, created on its first request; NULL when
+ * the connection limit is reached.
+ */
+static struct apiconn *
+api_conn(struct api *a, struct evhttp_request *req)
+{
+	struct evhttp_connection	*conn;
+	struct apiconn			*ac;
+
+	conn = evhttp_request_get_connection(req);
+	TAILQ_FOREACH(ac, &a->conns, entry)
+		if (ac->conn == conn)
+			return ac;
+	if (a->nconns >= a->s->cfg->max_conns)
+		return NULL;
+	ac = xcalloc(1, sizeof *ac);
+	ac->a = a;
+	ac->conn = conn;
+	evhttp_connection_set_closecb(conn, api_conn_closed, ac);
+	TAILQ_INSERT_TAIL(&a->conns, ac, entry);
+	a->nconns++;
+	return ac;
 }
 
 /* End a follow with the run's local terminal status. */
@@ -396,7 +443,6 @@ follower_end(struct follower *f, const char *status)
 	json_decref(run);
 	evhttp_send_reply_chunk(f->req, b);
 	evbuffer_free(b);
-	evhttp_connection_set_closecb(f->conn, NULL, NULL);
 	evhttp_send_reply_end(f->req);
 	follower_free(f);
 }
@@ -441,7 +487,7 @@ follower_push(struct follower *f)
 /* GET /v1/runs/{id}/events */
 static void
 api_events(struct api *a, struct evhttp_request *req, const char *id,
-    struct evkeyvalq *q)
+    struct evkeyvalq *q, struct apiconn *ac)
 {
 	struct follower	*f;
 	const char	*accept, *lei;
@@ -476,6 +522,8 @@ api_events(struct api *a, struct evhttp_request *req, const char *id,
 	}
 	f = xcalloc(1, sizeof *f);
 	f->a = a;
+	f->ac = ac;
+	ac->f = f;
 	f->req = req;
 	f->conn = evhttp_request_get_connection(req);
 	f->n = n;
@@ -488,7 +536,17 @@ api_events(struct api *a, struct evhttp_request *req, const char *id,
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-cache");
 	evhttp_send_reply_start(req, 200, "OK");
-	evhttp_connection_set_closecb(f->conn, follower_closed, f);
+	{
+		/*
+		 * A follower sends nothing after its request: no read
+		 * timeout. A reader that stops draining is still dropped by
+		 * the write timeout.
+		 */
+		struct timeval	 wt = { a->s->cfg->api_timeout_s, 0 };
+
+		bufferevent_set_timeouts(evhttp_connection_get_bufferevent(
+		    f->conn), NULL, &wt);
+	}
 	follower_push(f);
 }
 
@@ -516,8 +574,17 @@ api_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* Paused followers and runs ended by the supervisor catch up. */
+	a->sweeps++;
 	for (f = TAILQ_FIRST(&a->followers); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, entry);
+		if (a->sweeps % 15 == 0) {
+			struct evbuffer *b = evbuffer_new();
+
+			/* A comment line keeps proxies and clients awake. */
+			evbuffer_add_printf(b, ": keep-alive\n\n");
+			evhttp_send_reply_chunk(f->req, b);
+			evbuffer_free(b);
+		}
 		follower_push(f);
 	}
 }
@@ -560,18 +627,65 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	struct evbuffer	*b = evbuffer_new();
 	json_t		*counts = store_counts_json(s->st), *v;
 	const char	*k;
+	struct wstats	*ws = xcalloc(1, sizeof *ws);
+	uint64_t	 cum;
 	int		 i, alive = 0;
 
+	sup_stats(s, ws);
 	evbuffer_add_printf(b, "# HELP agentd_runs Runs in the store by "
 	    "status.\n# TYPE agentd_runs gauge\n");
 	json_object_foreach(counts, k, v)
 		evbuffer_add_printf(b, "agentd_runs{status=\"%s\"} %lld\n", k,
 		    (long long)json_integer_value(v));
+	evbuffer_add_printf(b, "# HELP agentd_queue_depth Runs waiting for "
+	    "a worker.\n# TYPE agentd_queue_depth gauge\n"
+	    "agentd_queue_depth %lld\n",
+	    (long long)json_integer_value(json_object_get(counts,
+	    RUN_PENDING)));
 	json_decref(counts);
-	evbuffer_add_printf(b, "# HELP agentd_events_stored_total Events "
-	    "stored.\n# TYPE agentd_events_stored_total counter\n"
-	    "agentd_events_stored_total %lld\n",
+	evbuffer_add_printf(b, "# HELP agentd_events_stored Events in the "
+	    "store.\n# TYPE agentd_events_stored gauge\n"
+	    "agentd_events_stored %lld\n",
 	    (long long)store_count_events(s->st));
+	evbuffer_add_printf(b, "# HELP agentd_events_committed_total Events "
+	    "committed by workers since start.\n"
+	    "# TYPE agentd_events_committed_total counter\n"
+	    "agentd_events_committed_total %llu\n",
+	    (unsigned long long)ws->events);
+	evbuffer_add_printf(b, "# HELP agentd_backend_requests_total Backend "
+	    "requests by kind.\n# TYPE agentd_backend_requests_total counter\n"
+	    "agentd_backend_requests_total{kind=\"create\"} %llu\n"
+	    "agentd_backend_requests_total{kind=\"resume\"} %llu\n"
+	    "agentd_backend_requests_total{kind=\"poll\"} %llu\n",
+	    (unsigned long long)ws->creates, (unsigned long long)ws->resumes,
+	    (unsigned long long)ws->polls);
+	evbuffer_add_printf(b, "# HELP agentd_resumes_total Streams resumed "
+	    "from the cursor.\n# TYPE agentd_resumes_total counter\n"
+	    "agentd_resumes_total %llu\n", (unsigned long long)ws->resumes);
+	evbuffer_add_printf(b, "# HELP agentd_backend_responses_total Backend "
+	    "answers by HTTP status (none: no answer).\n"
+	    "# TYPE agentd_backend_responses_total counter\n"
+	    "agentd_backend_responses_total{code=\"none\"} %llu\n",
+	    (unsigned long long)ws->net_errors);
+	for (i = 0; i < STATS_HTTP_MAX; i++)
+		if (ws->http[i] != 0)
+			evbuffer_add_printf(b, "agentd_backend_responses_total"
+			    "{code=\"%d\"} %llu\n", i,
+			    (unsigned long long)ws->http[i]);
+	evbuffer_add_printf(b, "# HELP agentd_store_write_seconds Duration "
+	    "of a worker's event-batch transaction.\n"
+	    "# TYPE agentd_store_write_seconds histogram\n");
+	for (i = 0, cum = 0; i < STATS_WRITE_BUCKETS; i++) {
+		cum += ws->write_bucket[i];
+		evbuffer_add_printf(b, "agentd_store_write_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", stats_write_bound(i) / 1000.0,
+		    (unsigned long long)cum);
+	}
+	cum += ws->write_bucket[STATS_WRITE_BUCKETS];
+	evbuffer_add_printf(b, "agentd_store_write_seconds_bucket{le=\"+Inf\"} "
+	    "%llu\nagentd_store_write_seconds_sum %.6f\n"
+	    "agentd_store_write_seconds_count %llu\n", (unsigned long long)cum,
+	    ws->write_sum_ms / 1000.0, (unsigned long long)ws->write_count);
 	for (i = 0; i < s->nchildren; i++)
 		alive += s->children[i].alive;
 	evbuffer_add_printf(b, "# TYPE agentd_workers gauge\n"
@@ -586,13 +700,19 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	    "agentd_runs_abandoned_total %llu\n"
 	    "# TYPE agentd_api_requests_total counter\n"
 	    "agentd_api_requests_total %llu\n"
+	    "# TYPE agentd_api_refused_total counter\n"
+	    "agentd_api_refused_total %llu\n"
+	    "# TYPE agentd_api_connections gauge\n"
+	    "agentd_api_connections %d\n"
 	    "# TYPE agentd_followers gauge\n"
 	    "agentd_followers %d\n", alive,
 	    (unsigned long long)s->m.worker_restarts,
 	    (unsigned long long)s->m.assigned,
 	    (unsigned long long)s->m.finished,
 	    (unsigned long long)s->m.abandoned,
-	    (unsigned long long)a->requests, a->nfollowers);
+	    (unsigned long long)a->requests, (unsigned long long)a->refused,
+	    a->nconns, a->nfollowers);
+	free(ws);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);
@@ -724,8 +844,19 @@ api_route(struct evhttp_request *req, void *arg)
 	const char		*rest;
 	size_t			 idlen;
 	uid_t			 uid = 0;
+	struct apiconn		*ac;
 
 	a->requests++;
+	if ((ac = api_conn(a, req)) == NULL) {
+		a->refused++;
+		log_warnx("api: %d connections open, the limit; refusing a "
+		    "request (raise --max-connections)", a->nconns);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		api_error(req, 503, "too_many_connections", "agentd has %d "
+		    "connections open, its limit", a->nconns);
+		return;
+	}
 	if (!api_peer_allowed(a, req, &uid)) {
 		a->refused++;
 		log_warnx("api: refused a connection from uid %ld",
@@ -806,7 +937,7 @@ api_route(struct evhttp_request *req, void *arg)
 				api_error(req, 405, "method_not_allowed",
 				    "use GET");
 			else
-				api_events(a, req, id, &q);
+				api_events(a, req, id, &q, ac);
 		} else if (strcmp(sub, "/result") == 0) {
 			json_t		*o;
 			const char	*st;
@@ -872,6 +1003,11 @@ api_listen(struct api *a, const char *path, char **cause)
 			return -1;
 		}
 	}
+	if (slash != NULL && stat(slash == dir ? "/" : dir, &sb) == 0 &&
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		log_warnx("api: %s is writable by others: another user could "
+		    "replace the socket; prefer a directory only agentd's user "
+		    "can write", slash == dir ? "/" : dir);
 	free(dir);
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
@@ -919,6 +1055,7 @@ api_start(struct sup *s, char **cause)
 	a->s = s;
 	a->fd = -1;
 	TAILQ_INIT(&a->followers);
+	TAILQ_INIT(&a->conns);
 	if (s->cfg->socket_group != NULL) {
 		if ((gr = getgrnam(s->cfg->socket_group)) == NULL) {
 			xasprintf(cause, "unknown group %s",
@@ -941,6 +1078,7 @@ api_start(struct sup *s, char **cause)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(a->http, api_route, a);
+	evhttp_set_timeout(a->http, (int)s->cfg->api_timeout_s);
 	if (evhttp_accept_socket(a->http, a->fd) != 0) {
 		xasprintf(cause, "evhttp cannot accept on %s", a->path);
 		api_stop(a);
@@ -961,7 +1099,6 @@ api_shutdown(struct api *a)
 		return;
 	a->shutting_down = 1;
 	while ((f = TAILQ_FIRST(&a->followers)) != NULL) {
-		evhttp_connection_set_closecb(f->conn, NULL, NULL);
 		evhttp_send_reply_end(f->req);
 		follower_free(f);
 	}
@@ -978,6 +1115,12 @@ api_stop(struct api *a)
 		event_free(a->sweep_ev);
 	if (a->http != NULL)
 		evhttp_free(a->http);
+	while (!TAILQ_EMPTY(&a->conns)) {
+		struct apiconn *ac = TAILQ_FIRST(&a->conns);
+
+		TAILQ_REMOVE(&a->conns, ac, entry);
+		free(ac);
+	}
 	if (a->path != NULL)
 		unlink(a->path);
 	free(a->path);

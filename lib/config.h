@@ -26,6 +26,8 @@ struct agentd_config {
 	int			 at_most_once;
 	int			 cancel_abandoned;
 	int			 max_body;	/* API request body limit */
+	int			 max_conns;	/* API connections */
+	long			 api_timeout_s;	/* idle API connection */
 	int			 verbosity;
 };
 

@@ -63,6 +63,17 @@ sup_send(struct child *c, enum msg_type type, json_t *body)
 	json_decref(body);
 }
 
+/* Sum the counters of every worker, living and dead. */
+void
+sup_stats(struct sup *s, struct wstats *out)
+{
+	int	i;
+
+	*out = s->dead_stats;
+	for (i = 0; i < s->nchildren; i++)
+		stats_add(out, &s->children[i].stats);
+}
+
 /* Tell the owner of run n to let go of it. */
 void
 sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
@@ -164,6 +175,8 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 		sup_schedule_soon(s);
 		break;
 	case MSG_HEARTBEAT:
+		if (json_is_object(json_object_get(b, "stats")))
+			stats_from_json(&c->stats, json_object_get(b, "stats"));
 		break;
 	case MSG_PROGRESS:
 		s->m.progress_frames++;
@@ -321,6 +334,8 @@ sup_reap(struct sup *s)
 		struct child *c = &s->children[i];
 
 		sup_describe_status(status, what, sizeof what);
+		stats_add(&s->dead_stats, &c->stats);
+		memset(&c->stats, 0, sizeof c->stats);
 		c->alive = c->ready = 0;
 		c->runs = 0;
 		if (c->bev != NULL) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "stats.h"
 
 struct api;
 struct bufferevent;
@@ -31,6 +32,7 @@ struct child {
 	int64_t			 next_start_mono;
 	int64_t			 last_hb_mono;
 	char			 owner[16];
+	struct wstats		 stats;		/* last heartbeat's counters */
 };
 
 struct sup_metrics {
@@ -59,7 +61,11 @@ struct sup {
 	int64_t				 started_ms;
 	int				 lock_fd;
 	struct sup_metrics		 m;
+	struct wstats			 dead_stats;	/* of exited workers */
 };
+
+/* Sum of every worker's counters, living and dead. */
+void	sup_stats(struct sup *s, struct wstats *out);
 
 /* Run the supervisor until SIGTERM/SIGINT; returns the exit status. */
 int	supervisor_main(const struct agentd_config *cfg, char **argv);

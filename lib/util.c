@@ -33,6 +33,16 @@ util_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Return CLOCK_MONOTONIC microseconds, for short durations. */
+int64_t
+util_mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Write a new random run id "r_<16 hex>" into buf (at least 19 bytes). */
 void
 util_run_id(char *buf, size_t len)

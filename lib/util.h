@@ -12,6 +12,7 @@
 
 int64_t	 util_now_ms(void);		/* wall clock, unix ms */
 int64_t	 util_mono_ms(void);		/* CLOCK_MONOTONIC ms */
+int64_t	 util_mono_us(void);		/* CLOCK_MONOTONIC us */
 void	 util_run_id(char *buf, size_t len);	/* "r_" + 16 hex chars */
 int	 util_parse_int(const char *s, long long min, long long max,
 	    long long *out);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "sse.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -124,6 +125,7 @@ struct worker {
 	struct event			*sigterm_ev;
 	int				 flush_armed;
 	int				 exiting;
+	struct wstats			 stats;
 };
 
 static void	run_start(struct wrun *);
@@ -656,6 +658,7 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 	r->x = NULL;
 	r->kind = XK_NONE;
 	evtimer_del(r->idle_ev);
+	stats_http(&r->w->stats, status);
 	if (r->final_status != NULL)
 		return;		/* terminal seen; flush writes it */
 	if (status == 0) {
@@ -819,6 +822,12 @@ run_go(struct wrun *r, enum xkind kind)
 	}
 	req.url = url;
 	r->kind = kind;
+	if (kind == XK_CREATE)
+		r->w->stats.creates++;
+	else if (kind == XK_RESUME)
+		r->w->stats.resumes++;
+	else
+		r->w->stats.polls++;
 	r->x = xfer_start(r->w->xl, &req, &run_xfer_ops, r);
 	run_idle_arm(r);
 	free(url);
@@ -995,13 +1004,15 @@ worker_flush(struct worker *w)
 	struct wrun		*r, *tmp;
 	struct store_event	*sev = NULL;
 	size_t			 nsev = 0, i;
-	int64_t			 now = util_now_ms();
+	int64_t			 now = util_now_ms(), t0;
 	int			 rc, failed = 0;
 	struct run_patch	 p;
+	uint64_t		 nevents = 0;
 
 	w->flush_armed = 0;
 	if (TAILQ_EMPTY(&w->dirty))
 		return;
+	t0 = util_mono_us();
 	if (store_begin(w->st) != 0) {
 		worker_flush_soon(w, FLUSH_RETRY_MS);
 		return;
@@ -1025,6 +1036,8 @@ worker_flush(struct worker *w)
 				failed = 1;
 				break;
 			}
+			if (rc > 0)
+				nevents += (uint64_t)rc;
 			rc = rc == -2 ? 0 : 1;
 		}
 		if (rc == 1 && r->meta_dirty && r->final_status == NULL) {
@@ -1058,6 +1071,8 @@ worker_flush(struct worker *w)
 		worker_flush_soon(w, FLUSH_RETRY_MS);
 		return;
 	}
+	stats_write(&w->stats, (double)(util_mono_us() - t0) / 1000.0);
+	w->stats.events += nevents;
 	/* Invariant 1: only now is the cursor (recv_seq) durable. */
 	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
 		json_t	*b;
@@ -1246,8 +1261,9 @@ worker_hb_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	worker_send(w, MSG_HEARTBEAT, json_pack("{si si}", "runs", w->nruns,
-	    "transfers", xfer_loop_count(w->xl)));
+	worker_send(w, MSG_HEARTBEAT, json_pack("{si si so}", "runs", w->nruns,
+	    "transfers", xfer_loop_count(w->xl), "stats",
+	    stats_json(&w->stats)));
 }
 
 static void

@@ -50,6 +50,8 @@ static const char usage_text[] =
 "      --path-retrieve P     retrieve path (default /responses/{id})\n"
 "      --path-cancel P       cancel path (default /responses/{id}/cancel)\n"
 "      --max-body BYTES      API request body limit (default 1048576)\n"
+"      --max-connections N   API connections at once (default 256)\n"
+"      --api-timeout SECS    close an idle API connection (default 60)\n"
 "  -v, --verbose             more log (repeat for debug)\n"
 "  -q, --quiet               warnings only\n"
 "  -V, --version             print the version\n"
@@ -65,7 +67,7 @@ enum {
 	OPT_DIALECT = 256, OPT_STALE, OPT_IDLE, OPT_CONNECT, OPT_POLL,
 	OPT_POLL_MAX, OPT_RETRY_MAX, OPT_AT_MOST_ONCE, OPT_CANCEL_ABANDONED,
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
-	OPT_SOCKET_GROUP, OPT_WORKER
+	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -87,6 +89,8 @@ static const struct option longopts[] = {
 	{ "path-retrieve", required_argument, NULL, OPT_PATH_RETRIEVE },
 	{ "path-cancel", required_argument, NULL, OPT_PATH_CANCEL },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "api-timeout", required_argument, NULL, OPT_API_TIMEOUT },
 	{ "worker", required_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -149,6 +153,8 @@ main(int argc, char **argv)
 	cfg.poll_max_s = 30;
 	cfg.retry_max_s = 60;
 	cfg.max_body = 1024 * 1024;
+	cfg.max_conns = 256;
+	cfg.api_timeout_s = 60;
 	cfg.paths.create = "/responses";
 	cfg.paths.retrieve = "/responses/{id}";
 	cfg.paths.cancel = "/responses/{id}/cancel";
@@ -226,6 +232,14 @@ main(int argc, char **argv)
 		case OPT_MAX_BODY:
 			cfg.max_body = (int)num_opt("max-body", optarg, 1024,
 			    64 * 1024 * 1024);
+			break;
+		case OPT_MAX_CONNS:
+			cfg.max_conns = (int)num_opt("max-connections", optarg,
+			    1, 100000);
+			break;
+		case OPT_API_TIMEOUT:
+			cfg.api_timeout_s = num_opt("api-timeout", optarg, 1,
+			    86400);
 			break;
 		case OPT_WORKER:
 			worker = (int)num_opt("worker", optarg, 0, 63);
