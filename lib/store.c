@@ -21,6 +21,7 @@
 
 struct store {
 	sqlite3		*db;
+	char		*endpoint;
 	sqlite3_stmt	*ins_event;
 	sqlite3_stmt	*upd_cursor;
 	int		 in_txn;
@@ -121,6 +122,12 @@ store_migrate(sqlite3 *db, const char *path, char **cause)
 			continue;
 		if (exec_sql(db, "BEGIN IMMEDIATE", cause) != 0)
 			return -1;
+		/* Another process (agentctl batch, agentd) may have won. */
+		if (pragma_int(db, "PRAGMA user_version", &have) != 0 ||
+		    schema_migrations[i].version <= have) {
+			exec_sql(db, "ROLLBACK", NULL);
+			continue;
+		}
 		if (exec_sql(db, schema_migrations[i].sql, &err) != 0) {
 			xasprintf(cause, "%s: migration %s: %s", path,
 			    schema_migrations[i].name, err);
@@ -206,6 +213,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->ins_event);
 	sqlite3_finalize(st->upd_cursor);
 	sqlite3_close(st->db);
+	free(st->endpoint);
 	free(st);
 }
 
@@ -281,8 +289,8 @@ store_row_load(struct store *st, int64_t n, int64_t gen, struct run_row *r)
 	memset(r, 0, sizeof *r);
 	if (sqlite3_prepare_v2(st->db, "SELECT id, endpoint, dialect, "
 	    "request, mode, resolved_mode, status, backend_id, resumable, "
-	    "attempts, last_seq, lease_gen, coalesce(last_event_at, 0) "
-	    "FROM runs WHERE n = ?", -1, &s, NULL) != SQLITE_OK)
+	    "creates, last_seq, lease_gen, coalesce(last_event_at, 0), "
+	    "attempt, max_attempts FROM runs WHERE n = ?", -1, &s, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(s, 1, n);
 	rc = sqlite3_step(s);
@@ -306,10 +314,12 @@ store_row_load(struct store *st, int64_t n, int64_t gen, struct run_row *r)
 	r->status = col_dup(s, 6);
 	r->backend_id = col_dup(s, 7);
 	r->resumable = sqlite3_column_int(s, 8);
-	r->attempts = sqlite3_column_int(s, 9);
+	r->creates = sqlite3_column_int(s, 9);
 	r->last_seq = sqlite3_column_int64(s, 10);
 	r->lease_gen = gen;
 	r->last_event_at = sqlite3_column_int64(s, 12);
+	r->attempt = sqlite3_column_int(s, 13);
+	r->max_attempts = sqlite3_column_int(s, 14);
 	ret = 1;
 out:
 	if (ret < 0)
@@ -318,44 +328,41 @@ out:
 	return ret;
 }
 
-/* Insert a new run, or find the existing one with the same key. */
-int
-store_run_insert(struct store *st, const struct run_new *rn, char *id,
-    size_t idlen, int *created, char **cause)
+/*
+ * Inside a write transaction: insert a run, or find the run with the same
+ * idempotency key (*created 0). Return 0 or -1 (rolled back by caller).
+ */
+static int
+run_insert_txn(struct store *st, const struct run_new *rn, char *id,
+    size_t idlen, int *created)
 {
 	sqlite3_stmt	*s = NULL;
 	int64_t		 now = util_now_ms();
 	int		 rc;
 
 	*created = 0;
-	if (store_begin(st) != 0) {
-		xasprintf(cause, "store busy: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
 	if (rn->idempotency_key != NULL) {
 		if (sqlite3_prepare_v2(st->db, "SELECT id FROM runs WHERE "
 		    "idempotency_key = ?", -1, &s, NULL) != SQLITE_OK)
-			goto fail;
+			return -1;
 		sqlite3_bind_text(s, 1, rn->idempotency_key, -1,
 		    SQLITE_STATIC);
 		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		if (rc == SQLITE_ROW)
 			snprintf(id, idlen, "%s", sqlite3_column_text(s, 0));
-			sqlite3_finalize(s);
-			store_rollback(st);
-			return 0;
-		}
-		if (rc != SQLITE_DONE)
-			goto fail;
 		sqlite3_finalize(s);
-		s = NULL;
+		if (rc == SQLITE_ROW)
+			return 0;
+		if (rc != SQLITE_DONE)
+			return -1;
 	}
 	util_run_id(id, idlen);
 	if (sqlite3_prepare_v2(st->db, "INSERT INTO runs (id, "
 	    "idempotency_key, queue, priority, endpoint, dialect, request, "
-	    "mode, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, 'pending', ?, ?)", -1, &s, NULL) != SQLITE_OK)
-		goto fail;
+	    "mode, status, created_at, updated_at, batch, custom_id, "
+	    "max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, "
+	    "?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
+		return -1;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (rn->idempotency_key != NULL)
 		sqlite3_bind_text(s, 2, rn->idempotency_key, -1,
@@ -363,26 +370,52 @@ store_run_insert(struct store *st, const struct run_new *rn, char *id,
 	sqlite3_bind_text(s, 3, rn->queue != NULL ? rn->queue : "default",
 	    -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, rn->priority);
-	sqlite3_bind_text(s, 5, rn->endpoint, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, rn->dialect, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, rn->endpoint != NULL ? rn->endpoint : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, rn->dialect != NULL ? rn->dialect : "openai",
+	    -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, rn->request, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 8, rn->mode, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, rn->mode != NULL ? rn->mode : "auto", -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, now);
 	sqlite3_bind_int64(s, 10, now);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
+	if (rn->batch != NULL)
+		sqlite3_bind_text(s, 11, rn->batch, -1, SQLITE_STATIC);
+	if (rn->custom_id != NULL)
+		sqlite3_bind_text(s, 12, rn->custom_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 13, rn->max_attempts > 0 ? rn->max_attempts : 1);
+	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	if (store_commit(st) != 0) {
-		xasprintf(cause, "store commit failed");
+	if (rc != SQLITE_DONE)
 		return -1;
-	}
 	*created = 1;
 	return 0;
-fail:
-	xasprintf(cause, "store: %s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(s);
-	store_rollback(st);
-	return -1;
+}
+
+/* Insert a new run, or find the existing one with the same key. */
+int
+store_run_insert(struct store *st, const struct run_new *rn, char *id,
+    size_t idlen, int *created, char **cause)
+{
+	if (store_begin(st) != 0) {
+		xasprintf(cause, "store busy: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (run_insert_txn(st, rn, id, idlen, created) != 0) {
+		xasprintf(cause, "store: %s", sqlite3_errmsg(st->db));
+		store_rollback(st);
+		return -1;
+	}
+	if (!*created) {
+		store_rollback(st);
+		return 0;
+	}
+	if (store_commit(st) != 0) {
+		xasprintf(cause, "store commit failed");
+		*created = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* Insert events and move the cursor, fenced by generation. */
@@ -476,8 +509,8 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 		patch_col(sql, sizeof sql, "resumable");
 	if (p->last_event_at != 0)
 		patch_col(sql, sizeof sql, "last_event_at");
-	if (p->attempts_inc)
-		strncat(sql, ", attempts = attempts + 1",
+	if (p->creates_inc)
+		strncat(sql, ", creates = creates + 1",
 		    sizeof sql - strlen(sql) - 1);
 	if (p->finished)
 		strncat(sql, ", finished_at = ?1, lease_owner = NULL",
@@ -631,7 +664,11 @@ store_release_owner(struct store *st, const char *owner)
 	    "lease_owner = ?", owner);
 }
 
-/* Lease unowned active runs to owner. */
+/*
+ * Lease unowned active runs to owner: paused queues and runs waiting for a
+ * retry are skipped, a queue's max_inflight is respected, and runs go by
+ * queue priority, run priority, then age (FIFO).
+ */
 int
 store_assign(struct store *st, const char *owner, int64_t expires,
     struct store_assign *out, int max)
@@ -644,14 +681,26 @@ store_assign(struct store *st, const char *owner, int64_t expires,
 		return 0;
 	if (store_begin(st) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "SELECT n, id, lease_gen FROM runs "
-	    "WHERE status IN " ACTIVE_SQL " AND lease_owner IS NULL ORDER BY "
-	    "priority DESC, n LIMIT ?", -1, &sel, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(st->db,
+	    "WITH busy AS (SELECT queue, count(*) AS c FROM runs WHERE "
+	    "lease_owner IS NOT NULL AND status IN " ACTIVE_SQL
+	    " GROUP BY queue) "
+	    "SELECT n, id, lease_gen FROM (SELECT r.n, r.id, r.lease_gen, "
+	    "r.priority AS rp, coalesce(q.priority, 0) AS qp, q.max_inflight "
+	    "AS mi, coalesce(b.c, 0) AS bc, row_number() OVER (PARTITION BY "
+	    "r.queue ORDER BY r.priority DESC, r.n) AS k FROM runs r LEFT "
+	    "JOIN queues q ON q.name = r.queue LEFT JOIN busy b ON b.queue = "
+	    "r.queue WHERE r.status IN " ACTIVE_SQL " AND r.lease_owner IS "
+	    "NULL AND coalesce(q.paused, 0) = 0 AND coalesce(r.not_before, 0) "
+	    "<= ?1) WHERE mi IS NULL OR k <= mi - bc ORDER BY qp DESC, rp "
+	    "DESC, n LIMIT ?2", -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "UPDATE runs SET lease_owner = ?, "
-	    "lease_gen = lease_gen + 1, lease_expires = ?, attached_at = ? "
+	    "lease_gen = lease_gen + 1, lease_expires = ?, attached_at = ?, "
+	    "endpoint = CASE WHEN endpoint = '' THEN ? ELSE endpoint END "
 	    "WHERE n = ?", -1, &upd, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int(sel, 1, max);
+	sqlite3_bind_int64(sel, 1, now);
+	sqlite3_bind_int(sel, 2, max);
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		out[count].n = sqlite3_column_int64(sel, 0);
 		snprintf(out[count].id, sizeof out[count].id, "%s",
@@ -665,7 +714,9 @@ store_assign(struct store *st, const char *owner, int64_t expires,
 		sqlite3_bind_text(upd, 1, owner, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(upd, 2, expires);
 		sqlite3_bind_int64(upd, 3, now);
-		sqlite3_bind_int64(upd, 4, out[i].n);
+		sqlite3_bind_text(upd, 4, st->endpoint != NULL ? st->endpoint :
+		    "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(upd, 5, out[i].n);
 		if (sqlite3_step(upd) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(upd);
@@ -681,6 +732,130 @@ fail:
 	sqlite3_finalize(upd);
 	store_rollback(st);
 	return -1;
+}
+
+/* Runs leased to workers and not finished: in flight. */
+int
+store_inflight(struct store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 c = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM runs WHERE "
+	    "lease_owner IS NOT NULL AND status IN " ACTIVE_SQL, -1, &s,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return c;
+}
+
+/* The endpoint recorded on runs enqueued without one (offline batches). */
+void
+store_set_endpoint(struct store *st, const char *endpoint)
+{
+	free(st->endpoint);
+	st->endpoint = endpoint != NULL ? xstrdup(endpoint) : NULL;
+}
+
+/*
+ * Inside a transaction: record the current attempt of run n as ended with
+ * status (and error), in the attempts table.
+ */
+static int
+attempt_record(struct store *st, int64_t n, const char *status,
+    int error_status, const char *error_message, int64_t now)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO attempts "
+	    "(run_n, attempt, status, backend_id, error_status, "
+	    "error_message, events, started_at, ended_at) SELECT n, attempt, "
+	    "?2, backend_id, ?3, ?4, event_count, attached_at, ?5 FROM runs "
+	    "WHERE n = ?1", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+	if (error_status != 0)
+		sqlite3_bind_int(s, 3, error_status);
+	if (error_message != NULL)
+		sqlite3_bind_text(s, 4, error_message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Record the end of run n's current attempt (in a transaction). */
+int
+store_attempt_end(struct store *st, int64_t n, const char *status,
+    int error_status, const char *error_message)
+{
+	return attempt_record(st, n, status, error_status, error_message,
+	    util_now_ms());
+}
+
+/*
+ * Inside a transaction: end run n's current attempt with status and queue
+ * the next one after delay_ms: a fresh create, the old attempt's events
+ * removed (they belong to a response that will not finish). Fenced by gen
+ * unless gen is -1. 1 done, 0 fenced, -1 error.
+ */
+int
+store_run_retry(struct store *st, int64_t n, int64_t gen, const char *status,
+    int error_status, const char *error_message, int64_t delay_ms)
+{
+	sqlite3_stmt	*s = NULL;
+	int64_t		 now = util_now_ms();
+	char		*msg;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM runs WHERE n = ?1 AND "
+	    "(?2 < 0 OR lease_gen = ?2)", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	sqlite3_bind_int64(s, 2, gen);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW ||
+	    attempt_record(st, n, status, error_status, error_message,
+	    now) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM events WHERE run_n = ?",
+	    -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	xasprintf(&msg, "previous attempt %s: %s; retrying", status,
+	    error_message != NULL ? error_message : "no reason given");
+	if (sqlite3_prepare_v2(st->db, "UPDATE runs SET status = 'pending', "
+	    "attempt = attempt + 1, not_before = ?2, backend_id = NULL, "
+	    "backend_status = NULL, last_seq = -1, event_count = 0, "
+	    "last_event_at = NULL, resolved_mode = NULL, resumable = 1, "
+	    "response = NULL, output_text = NULL, error_status = ?3, "
+	    "error_message = ?4, error_body = NULL, lease_owner = NULL, "
+	    "lease_gen = lease_gen + 1, finished_at = NULL, updated_at = ?5 "
+	    "WHERE n = ?1", -1, &s, NULL) != SQLITE_OK) {
+		free(msg);
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, n);
+	sqlite3_bind_int64(s, 2, now + delay_ms);
+	if (error_status != 0)
+		sqlite3_bind_int(s, 3, error_status);
+	sqlite3_bind_text(s, 4, msg, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	free(msg);
+	return rc == SQLITE_DONE ? 1 : -1;
 }
 
 /* Extend the lease expiry of owner's runs. */
@@ -700,10 +875,13 @@ store_renew(struct store *st, const char *owner, int64_t expires)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Abandon runs without progress for stale_ms. */
+/*
+ * Abandon runs without progress for stale_ms; a run with attempts left is
+ * queued for its next attempt instead (after retry_ms). Calls cb for each.
+ */
 int
 store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
-    store_abandon_cb cb, void *arg)
+    int64_t retry_ms, store_abandon_cb cb, void *arg)
 {
 	sqlite3_stmt	*sel = NULL, *upd = NULL;
 	int		 count = 0, rc;
@@ -711,16 +889,18 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 		int64_t	 n;
 		char	 id[32];
 		char	*owner, *backend_id;
+		int	 retry;
 	}		*v = NULL;
 	size_t		 nv = 0, i;
 	char		 reason[128];
 
 	if (store_begin(st) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "SELECT n, id, lease_owner, backend_id "
-	    "FROM runs WHERE status IN ('starting','running') AND "
-	    "max(coalesce(last_event_at, 0), coalesce(attached_at, 0), "
-	    "created_at) < ?", -1, &sel, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT n, id, lease_owner, backend_id, "
+	    "attempt < max_attempts FROM runs WHERE status IN ('starting',"
+	    "'running') AND max(coalesce(last_event_at, 0), "
+	    "coalesce(attached_at, 0), created_at) < ?", -1, &sel,
+	    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(sel, 1, now - stale_ms);
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
@@ -730,6 +910,7 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 		    sqlite3_column_text(sel, 1));
 		v[nv].owner = col_dup(sel, 2);
 		v[nv].backend_id = col_dup(sel, 3);
+		v[nv].retry = sqlite3_column_int(sel, 4);
 		nv++;
 	}
 	if (rc != SQLITE_DONE)
@@ -747,6 +928,15 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 	    "updated_at = ? WHERE n = ?", -1, &upd, NULL) != SQLITE_OK)
 		goto fail;
 	for (i = 0; i < nv; i++) {
+		if (v[i].retry) {
+			if (store_run_retry(st, v[i].n, -1, RUN_ABANDONED, 0,
+			    reason, retry_ms) < 0)
+				goto fail;
+			continue;
+		}
+		if (attempt_record(st, v[i].n, RUN_ABANDONED, 0, reason,
+		    now) != 0)
+			goto fail;
 		sqlite3_bind_text(upd, 1, reason, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(upd, 2, now);
 		sqlite3_bind_int64(upd, 3, now);
@@ -759,7 +949,8 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 		goto fail;
 	for (i = 0; i < nv; i++) {
 		if (cb != NULL)
-			cb(arg, v[i].n, v[i].id, v[i].owner, v[i].backend_id);
+			cb(arg, v[i].n, v[i].id, v[i].owner, v[i].backend_id,
+			    v[i].retry);
 		count++;
 	}
 	goto done;
@@ -967,10 +1158,11 @@ out:
 }
 
 #define RUN_COLS "id, status, mode, resolved_mode, backend_id, " \
-	"backend_status, endpoint, queue, priority, attempts, last_seq, " \
+	"backend_status, endpoint, queue, priority, creates, last_seq, " \
 	"event_count, last_event_at, created_at, updated_at, finished_at, " \
 	"resumable, idempotency_key, error_status, error_message, " \
-	"error_body, lease_owner, dialect"
+	"error_body, lease_owner, dialect, attempt, max_attempts, batch, " \
+	"custom_id, not_before"
 
 static json_t *
 col_json(sqlite3_stmt *s, int i)
@@ -992,7 +1184,7 @@ run_row_json(sqlite3_stmt *s)
 {
 	static const char *const names[] = {
 		"id", "status", "mode", "resolved_mode", "backend_id",
-		"backend_status", "endpoint", "queue", "priority", "attempts",
+		"backend_status", "endpoint", "queue", "priority", "creates",
 		"last_seq", "event_count", "last_event_at", "created_at",
 		"updated_at", "finished_at"
 	};
@@ -1016,6 +1208,11 @@ run_row_json(sqlite3_stmt *s)
 	json_object_set_new(o, "error", err);
 	json_object_set_new(o, "worker", col_json(s, 21));
 	json_object_set_new(o, "dialect", col_json(s, 22));
+	json_object_set_new(o, "attempt", col_json(s, 23));
+	json_object_set_new(o, "max_attempts", col_json(s, 24));
+	json_object_set_new(o, "batch", col_json(s, 25));
+	json_object_set_new(o, "custom_id", col_json(s, 26));
+	json_object_set_new(o, "not_before", col_json(s, 27));
 	return o;
 }
 

@@ -45,7 +45,9 @@ struct run_row {
 	char	*status;
 	char	*backend_id;
 	int	 resumable;
-	int	 attempts;
+	int	 creates;
+	int	 attempt;
+	int	 max_attempts;
 	int64_t	 last_seq;
 	int64_t	 lease_gen;
 	int64_t	 last_event_at;
@@ -64,6 +66,9 @@ struct run_new {
 	int		 priority;
 	const char	*endpoint;
 	const char	*dialect;
+	const char	*batch;		/* may be NULL */
+	const char	*custom_id;	/* may be NULL */
+	int		 max_attempts;	/* 0: 1 */
 };
 /*
  * Insert a run; *created is 0 when the idempotency key existed already (the
@@ -107,7 +112,7 @@ struct run_patch {
 	const char	*error_message;
 	const char	*error_body;
 	int		 resumable;	/* -1 keep */
-	int		 attempts_inc;
+	int		 creates_inc;
 	int		 finished;	/* set finished_at, clear lease */
 	int64_t		 last_event_at;	/* 0 keep */
 };
@@ -147,18 +152,33 @@ struct store_assign {
  */
 int	store_assign(struct store *st, const char *owner, int64_t expires,
 	    struct store_assign *out, int max);
+/* Runs leased and not finished; -1 on error. */
+int	store_inflight(struct store *st);
+/* Endpoint stamped on runs enqueued without one (agentctl offline). */
+void	store_set_endpoint(struct store *st, const char *endpoint);
+/* In a transaction: record the end of run n's current attempt. */
+int	store_attempt_end(struct store *st, int64_t n, const char *status,
+	    int error_status, const char *error_message);
+/*
+ * In a transaction: end the current attempt with status and queue the next
+ * after delay_ms (a fresh create). Fenced by gen unless -1. 1, 0 fenced, -1.
+ */
+int	store_run_retry(struct store *st, int64_t n, int64_t gen,
+	    const char *status, int error_status, const char *error_message,
+	    int64_t delay_ms);
 /* Extend the expiry of every lease held by owner. */
 int	store_renew(struct store *st, const char *owner, int64_t expires);
 
 /*
  * Abandon active runs with no progress for stale_ms (measured from the later
- * of last_event_at and the current lease's start). Calls cb with each run's
- * previous owner (may be NULL). Returns the count or -1.
+ * of last_event_at and the current lease's start); runs with attempts left
+ * are queued for their next attempt after retry_ms instead (retried = 1).
+ * Calls cb with each run's previous owner (may be NULL). Count or -1.
  */
 typedef void (*store_abandon_cb)(void *arg, int64_t n, const char *id,
-    const char *owner, const char *backend_id);
+    const char *owner, const char *backend_id, int retried);
 int	store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
-	    store_abandon_cb cb, void *arg);
+	    int64_t retry_ms, store_abandon_cb cb, void *arg);
 
 /* Outcomes of API state changes. */
 #define STORE_OK	 0

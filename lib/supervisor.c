@@ -38,6 +38,7 @@
 #define WATCHDOG_MS	15000
 #define LEASE_TTL_MS	30000
 #define RESTART_MAX_MS	30000
+#define RETRY_DELAY_MS	2000	/* before a run's next attempt */
 
 static void	sup_spawn(struct sup *, struct child *);
 
@@ -368,13 +369,14 @@ sup_reap(struct sup *s)
 
 static void
 sup_abandoned(void *arg, int64_t n, const char *id, const char *owner,
-    const char *backend_id)
+    const char *backend_id, int retried)
 {
 	struct sup	*s = arg;
 
 	s->m.abandoned++;
-	log_warnx("run %s: abandoned: no progress from the backend for %lds%s",
-	    id, s->cfg->stale_after_s, s->cfg->cancel_abandoned &&
+	log_warnx("run %s: %s: no progress from the backend for %lds%s", id,
+	    retried ? "stale, retrying as a new attempt" : "abandoned",
+	    s->cfg->stale_after_s, s->cfg->cancel_abandoned &&
 	    backend_id != NULL ? "; cancelling at the backend" : "");
 	sup_drop(s, n, id, owner, backend_id, s->cfg->cancel_abandoned);
 	api_progress(s->api, n);
@@ -417,7 +419,7 @@ sup_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	store_abandon_stale(s->st, util_now_ms(), s->cfg->stale_after_s * 1000,
-	    sup_abandoned, s);
+	    RETRY_DELAY_MS, sup_abandoned, s);
 	sup_schedule_soon(s);
 }
 
@@ -536,6 +538,7 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 		goto out;
 	if ((s.st = store_open(cfg->db_path, &cause)) == NULL)
 		goto out;
+	store_set_endpoint(s.st, cfg->endpoint);
 	/* Invariant 3: leases from a previous life are fenced. */
 	if ((rc = store_rearm(s.st)) < 0) {
 		xasprintf(&cause, "cannot re-arm leases in %s", cfg->db_path);

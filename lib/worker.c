@@ -98,6 +98,9 @@ struct wrun {
 	const char		*final_status;
 	char			*final_response;
 	int			 final_http;
+	int			 final_retryable;	/* a new attempt may work */
+	int			 attempt;
+	int			 max_attempts;
 	char			*final_error;
 	char			*final_body;
 
@@ -550,6 +553,8 @@ run_stream_ended(struct wrun *r)
 		    "(--at-most-once)" : "the stream ended before the "
 		    "response finished and the backend cannot resume it "
 		    "(no background mode)", NULL);
+		/* A broken plain stream is worth a fresh attempt. */
+		r->final_retryable = r->backend_id != NULL;
 		return;
 	}
 	if (r->progress) {
@@ -783,7 +788,7 @@ run_go(struct wrun *r, enum xkind kind)
 		}
 		/* Record the attempt before sending (at-most-once needs it). */
 		p.status = RUN_STARTING;
-		p.attempts_inc = 1;
+		p.creates_inc = 1;
 		p.resolved_mode = backend_mode_name(r->mode);
 		p.resumable = r->resumable;
 		if (store_run_patch(r->w->st, r->n, r->gen, &p) != 1) {
@@ -932,6 +937,8 @@ worker_assign(struct worker *w, int64_t n, int64_t gen)
 	    NULL;
 	r->recv_seq = row.last_seq;
 	r->last_event_at = row.last_event_at;
+	r->attempt = row.attempt;
+	r->max_attempts = row.max_attempts;
 	r->poll_delay_ms = w->cfg->poll_interval_s * 1000;
 	r->sse = sse_parser_new(0, run_sse_event, r);
 	r->timer = evtimer_new(w->base, run_timer_cb, r);
@@ -943,7 +950,7 @@ worker_assign(struct worker *w, int64_t n, int64_t gen)
 	 * the outcome is unknown. At-least-once submits again (same
 	 * Idempotency-Key); --at-most-once fails the run.
 	 */
-	if (r->backend_id == NULL && row.attempts > 0 &&
+	if (r->backend_id == NULL && row.creates > 0 &&
 	    strcmp(row.status, RUN_STARTING) == 0) {
 		if (w->cfg->at_most_once) {
 			store_row_clear(&row);
@@ -969,6 +976,14 @@ run_write_final(struct wrun *r)
 	char			*text = NULL;
 	int			 rc;
 
+	if (r->final_retryable && r->attempt < r->max_attempts &&
+	    strcmp(r->final_status, RUN_FAILED) == 0) {
+		log_warnx("run %s: attempt %d of %d failed; retrying", r->id,
+		    r->attempt, r->max_attempts);
+		r->final_status = "retrying";
+		return store_run_retry(r->w->st, r->n, r->gen, RUN_FAILED,
+		    r->final_http, r->final_error, 2000);
+	}
 	p.status = r->final_status;
 	p.finished = 1;
 	p.response = r->final_response;
@@ -994,6 +1009,10 @@ run_write_final(struct wrun *r)
 		p.set_error = -1;
 	rc = store_run_patch(r->w->st, r->n, r->gen, &p);
 	free(text);
+	/* Only a write that was not fenced records the attempt. */
+	if (rc == 1 && store_attempt_end(r->w->st, r->n, r->final_status,
+	    r->final_http, r->final_error) != 0)
+		rc = -1;
 	return rc;
 }
 

@@ -286,13 +286,14 @@ struct abandoned {
 
 static void
 abandon_cb(void *arg, int64_t n, const char *id, const char *owner,
-    const char *backend_id)
+    const char *backend_id, int retried)
 {
 	struct abandoned	*ab = arg;
 
 	(void)n;
 	(void)id;
 	(void)backend_id;
+	(void)retried;
 	ab->count++;
 	snprintf(ab->owner, sizeof ab->owner, "%s", owner ? owner : "");
 }
@@ -313,7 +314,7 @@ test_store_abandon_and_resume(void **state)
 	assert_int_equal(lease_all(f->st, "w0", a, 4), 2);
 	sql_exec(f->db, "UPDATE runs SET status = 'running'");
 	/* Nothing is stale yet. */
-	assert_int_equal(store_abandon_stale(f->st, now, 60000, abandon_cb,
+	assert_int_equal(store_abandon_stale(f->st, now, 60000, 1000, abandon_cb,
 	    &ab), 0);
 	/* One run saw its last event long ago, and its lease is old too. */
 	char sql[256];
@@ -321,7 +322,7 @@ test_store_abandon_and_resume(void **state)
 	    "attached_at = %lld, created_at = 0 WHERE id = '%s'",
 	    (long long)(now - 120000), (long long)(now - 120000), id);
 	sql_exec(f->db, sql);
-	assert_int_equal(store_abandon_stale(f->st, now, 60000, abandon_cb,
+	assert_int_equal(store_abandon_stale(f->st, now, 60000, 1000, abandon_cb,
 	    &ab), 1);
 	assert_int_equal(ab.count, 1);
 	assert_string_equal(ab.owner, "w0");
