@@ -307,6 +307,49 @@ backend_retry_after_ms(const char *value, int64_t now_ms)
 	return (int64_t)t * 1000 - now_ms;
 }
 
+/* Parse a Go-style duration ("6m0s", "250ms", "0.5s") into ms. */
+int64_t
+backend_duration_ms(const char *value)
+{
+	const char	*p = value;
+	double		 total = 0, v;
+	char		*end;
+	int		 parts = 0;
+
+	if (p == NULL)
+		return -1;
+	while (isspace((unsigned char)*p))
+		p++;
+	while (*p != '\0' && !isspace((unsigned char)*p)) {
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return -1;
+		v = strtod(p, &end);
+		if (end == p || v < 0)
+			return -1;
+		p = end;
+		if (strncmp(p, "ms", 2) == 0) {
+			total += v;
+			p += 2;
+		} else if (*p == 'h') {
+			total += v * 3600000;
+			p++;
+		} else if (*p == 'm') {
+			total += v * 60000;
+			p++;
+		} else if (*p == 's') {
+			total += v * 1000;
+			p++;
+		} else
+			return -1;
+		parts++;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (parts == 0 || *p != '\0' || total > 86400000.0)
+		return -1;
+	return (int64_t)total;
+}
+
 /* Delay before retry number attempt: base * 2^attempt, capped, jittered
  * into [d/2, d]. */
 int64_t

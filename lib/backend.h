@@ -88,6 +88,11 @@ void		 backend_event_error(json_t *ev, char *out, size_t outlen);
 
 /* Retry-After header value (seconds or HTTP date) in ms, or -1. */
 int64_t		 backend_retry_after_ms(const char *value, int64_t now_ms);
+/*
+ * A rate-limit reset duration as OpenAI sends it in x-ratelimit-reset-*
+ * ("1s", "6m0s", "1h2m3s", "250ms", "0.5s") in ms, or -1.
+ */
+int64_t		 backend_duration_ms(const char *value);
 /* Exponential backoff with jitter: attempt 0.., rnd any 32-bit value. */
 int64_t		 backend_backoff_ms(int attempt, int64_t base_ms,
 		    int64_t cap_ms, uint32_t rnd);

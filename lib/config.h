@@ -27,6 +27,8 @@ struct agentd_config {
 	int			 cancel_abandoned;
 	int			 max_body;	/* API request body limit */
 	int			 max_conns;	/* API connections */
+	int			 max_inflight;	/* runs leased at once, 0 any */
+	int			 requests_per_minute;	/* 0: no limit */
 	long			 api_timeout_s;	/* idle API connection */
 	int			 verbosity;
 };

@@ -21,11 +21,13 @@ enum msg_type {
 	MSG_HEARTBEAT = 101,	/* {runs} */
 	MSG_PROGRESS = 102,	/* {n, last_seq} after a commit */
 	MSG_DONE = 103,		/* {n, status}: the worker let go of run n */
+	MSG_RATELIMIT = 104,	/* {pause_ms}: the endpoint said 429 */
 
 	/* supervisor -> worker */
 	MSG_ASSIGN = 200,	/* {n, gen} */
 	MSG_DROP = 201,		/* {n, cancel, backend_id, endpoint} */
-	MSG_SHUTDOWN = 202	/* {} */
+	MSG_SHUTDOWN = 202,	/* {} */
+	MSG_PAUSE = 203		/* {pause_ms}: no new requests for that long */
 };
 
 /* Append a frame to out. body is borrowed. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "schema.h"
 #include "store.h"
+#include "store-internal.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -204,6 +205,13 @@ store_open(const char *path, char **cause)
 	return st;
 }
 
+/* The database handle, for store extensions (batch.c). */
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
 /* Close the store; accepts NULL. */
 void
 store_close(struct store *st)
@@ -332,8 +340,8 @@ out:
  * Inside a write transaction: insert a run, or find the run with the same
  * idempotency key (*created 0). Return 0 or -1 (rolled back by caller).
  */
-static int
-run_insert_txn(struct store *st, const struct run_new *rn, char *id,
+int
+store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
     size_t idlen, int *created)
 {
 	sqlite3_stmt	*s = NULL;
@@ -401,7 +409,7 @@ store_run_insert(struct store *st, const struct run_new *rn, char *id,
 		xasprintf(cause, "store busy: %s", sqlite3_errmsg(st->db));
 		return -1;
 	}
-	if (run_insert_txn(st, rn, id, idlen, created) != 0) {
+	if (store_run_insert_txn(st, rn, id, idlen, created) != 0) {
 		xasprintf(cause, "store: %s", sqlite3_errmsg(st->db));
 		store_rollback(st);
 		return -1;
@@ -1164,8 +1172,9 @@ out:
 	"error_body, lease_owner, dialect, attempt, max_attempts, batch, " \
 	"custom_id, not_before"
 
-static json_t *
-col_json(sqlite3_stmt *s, int i)
+/* Column i of a row as a JSON value (new reference). */
+json_t *
+store_col_json(sqlite3_stmt *s, int i)
 {
 	switch (sqlite3_column_type(s, i)) {
 	case SQLITE_NULL:
@@ -1192,27 +1201,27 @@ run_row_json(sqlite3_stmt *s)
 	size_t	 i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		json_object_set_new(o, names[i], col_json(s, (int)i));
+		json_object_set_new(o, names[i], store_col_json(s, (int)i));
 	json_object_set_new(o, "resumable",
 	    json_boolean(sqlite3_column_int(s, 16)));
-	json_object_set_new(o, "idempotency_key", col_json(s, 17));
+	json_object_set_new(o, "idempotency_key", store_col_json(s, 17));
 	if (sqlite3_column_type(s, 19) == SQLITE_NULL &&
 	    sqlite3_column_type(s, 18) == SQLITE_NULL)
 		err = json_null();
 	else {
 		err = json_object();
-		json_object_set_new(err, "http_status", col_json(s, 18));
-		json_object_set_new(err, "message", col_json(s, 19));
-		json_object_set_new(err, "body", col_json(s, 20));
+		json_object_set_new(err, "http_status", store_col_json(s, 18));
+		json_object_set_new(err, "message", store_col_json(s, 19));
+		json_object_set_new(err, "body", store_col_json(s, 20));
 	}
 	json_object_set_new(o, "error", err);
-	json_object_set_new(o, "worker", col_json(s, 21));
-	json_object_set_new(o, "dialect", col_json(s, 22));
-	json_object_set_new(o, "attempt", col_json(s, 23));
-	json_object_set_new(o, "max_attempts", col_json(s, 24));
-	json_object_set_new(o, "batch", col_json(s, 25));
-	json_object_set_new(o, "custom_id", col_json(s, 26));
-	json_object_set_new(o, "not_before", col_json(s, 27));
+	json_object_set_new(o, "worker", store_col_json(s, 21));
+	json_object_set_new(o, "dialect", store_col_json(s, 22));
+	json_object_set_new(o, "attempt", store_col_json(s, 23));
+	json_object_set_new(o, "max_attempts", store_col_json(s, 24));
+	json_object_set_new(o, "batch", store_col_json(s, 25));
+	json_object_set_new(o, "custom_id", store_col_json(s, 26));
+	json_object_set_new(o, "not_before", store_col_json(s, 27));
 	return o;
 }
 
@@ -1389,9 +1398,9 @@ store_result_json(struct store *st, const char *id)
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		o = json_object();
-		json_object_set_new(o, "id", col_json(s, 0));
-		json_object_set_new(o, "status", col_json(s, 1));
-		json_object_set_new(o, "output_text", col_json(s, 2));
+		json_object_set_new(o, "id", store_col_json(s, 0));
+		json_object_set_new(o, "status", store_col_json(s, 1));
+		json_object_set_new(o, "output_text", store_col_json(s, 2));
 		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
 			resp = json_loads((const char *)
 			    sqlite3_column_text(s, 3), 0, NULL);
@@ -1402,9 +1411,9 @@ store_result_json(struct store *st, const char *id)
 		else {
 			err = json_object();
 			json_object_set_new(err, "http_status",
-			    col_json(s, 4));
-			json_object_set_new(err, "message", col_json(s, 5));
-			json_object_set_new(err, "body", col_json(s, 6));
+			    store_col_json(s, 4));
+			json_object_set_new(err, "message", store_col_json(s, 5));
+			json_object_set_new(err, "body", store_col_json(s, 6));
 		}
 		json_object_set_new(o, "error", err);
 	}

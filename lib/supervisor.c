@@ -114,7 +114,20 @@ sup_schedule(struct sup *s)
 	s->sched_armed = 0;
 	if (s->shutting_down)
 		return;
+	if (s->paused_until > util_mono_ms())
+		return;		/* the endpoint asked us to wait (429) */
 	for (rounds = 0; rounds < 64; rounds++) {
+		int	want = ASSIGN_BATCH / (s->nchildren > 0 ?
+		    s->nchildren : 1) + 1;
+
+		if (s->cfg->max_inflight > 0) {
+			int inflight = store_inflight(s->st);
+
+			if (inflight < 0 || inflight >= s->cfg->max_inflight)
+				return;
+			if (want > s->cfg->max_inflight - inflight)
+				want = s->cfg->max_inflight - inflight;
+		}
 		best = NULL;
 		for (i = 0; i < s->nchildren; i++) {
 			struct child *c = &s->children[i];
@@ -125,8 +138,7 @@ sup_schedule(struct sup *s)
 		}
 		if (best == NULL)
 			return;
-		got = store_assign(s->st, best->owner, exp, a, ASSIGN_BATCH /
-		    (s->nchildren > 0 ? s->nchildren : 1) + 1);
+		got = store_assign(s->st, best->owner, exp, a, want);
 		if (got <= 0)
 			return;
 		for (k = 0; k < got; k++) {
@@ -184,6 +196,24 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 		n = json_integer_value(json_object_get(b, "n"));
 		api_progress(s->api, n);
 		break;
+	case MSG_RATELIMIT: {
+		json_int_t	ms = json_integer_value(json_object_get(b,
+		    "pause_ms"));
+		int		i;
+
+		if (ms <= 0 || ms > 86400000)
+			break;
+		if (util_mono_ms() + ms > s->paused_until) {
+			s->paused_until = util_mono_ms() + ms;
+			log_warnx("endpoint rate-limited: no dispatch and no new "
+			    "backend requests for %lld ms", (long long)ms);
+			for (i = 0; i < s->nchildren; i++)
+				if (&s->children[i] != c)
+					sup_send(&s->children[i], MSG_PAUSE,
+					    json_pack("{sI}", "pause_ms", ms));
+		}
+		break;
+	}
 	case MSG_DONE:
 		n = json_integer_value(json_object_get(b, "n"));
 		if (c->runs > 0)

@@ -62,6 +62,7 @@ struct sup {
 	int				 lock_fd;
 	struct sup_metrics		 m;
 	struct wstats			 dead_stats;	/* of exited workers */
+	int64_t				 paused_until;	/* mono ms: 429 */
 };
 
 /* Sum of every worker's counters, living and dead. */

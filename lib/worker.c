@@ -85,6 +85,7 @@ struct wrun {
 	char			*body;
 	size_t			 body_len;
 	int			 progress;	/* new events this transfer */
+	int64_t			 stream_max_seq;	/* highest seq this transfer */
 	int			 stop;		/* terminal seen: stop reading */
 
 	struct pevent		*pend;
@@ -129,6 +130,9 @@ struct worker {
 	int				 flush_armed;
 	int				 exiting;
 	struct wstats			 stats;
+	int64_t				 paused_until;	/* mono ms: 429 */
+	int64_t				 next_req;	/* mono ms: rpm */
+	int64_t				 req_interval;	/* ms, 0 none */
 };
 
 static void	run_start(struct wrun *);
@@ -137,6 +141,7 @@ static void	run_fail(struct wrun *, int, const char *, const char *);
 static void	worker_flush_soon(struct worker *, int64_t);
 static void	run_idle_arm(struct wrun *);
 static void	run_lost(struct wrun *, enum xkind, int, const char *);
+static void	worker_rate_limited(struct worker *, struct xfer *, const char *);
 
 static uint32_t
 worker_rand(void)
@@ -380,10 +385,20 @@ run_sse_event(void *arg, const struct sse_event *ev)
 	} else {
 		seq = json_integer_value(v);
 		if (seq <= r->recv_seq) {
-			/* Invariant 2: a replayed event is not stored twice. */
+			/*
+			 * Invariant 2: a replayed event is not stored twice.
+			 * Replays after a resume are normal; a lower seq after
+			 * a higher one in the same stream is out of order.
+			 */
+			if (seq < r->stream_max_seq)
+				log_warnx("run %s: event seq %lld arrived after "
+				    "seq %lld in the same stream; dropped as "
+				    "already covered by the cursor", r->id,
+				    (long long)seq, (long long)r->stream_max_seq);
 			json_decref(o);
 			return 0;
 		}
+		r->stream_max_seq = seq;
 		if (seq > r->recv_seq + 1 && r->recv_seq >= 0)
 			log_debug("run %s: sequence gap %lld -> %lld", r->id,
 			    (long long)r->recv_seq, (long long)seq);
@@ -648,6 +663,30 @@ run_idle_arm(struct wrun *r)
 	evtimer_add(r->idle_ev, &tv);
 }
 
+/*
+ * The endpoint answered 429: pause every new request of this worker for
+ * Retry-After (or x-ratelimit-reset-*, else 1 s) and tell the supervisor,
+ * which pauses dispatching and the other workers.
+ */
+static void
+worker_rate_limited(struct worker *w, struct xfer *x, const char *ra)
+{
+	int64_t	pause, now = util_mono_ms();
+
+	pause = backend_retry_after_ms(ra, util_now_ms());
+	if (pause < 0)
+		pause = xfer_ratelimit_reset_ms(x);
+	if (pause < 0)
+		pause = 1000;
+	if (now + pause > w->paused_until) {
+		w->paused_until = now + pause;
+		log_warnx("worker: endpoint rate-limited (HTTP 429): no new "
+		    "requests for %lld ms", (long long)pause);
+		worker_send(w, MSG_RATELIMIT, json_pack("{sI}", "pause_ms",
+		    (json_int_t)pause));
+	}
+}
+
 /* A transfer of this run ended. */
 static void
 run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
@@ -737,8 +776,13 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 	}
 	snprintf(msg, sizeof msg, "HTTP %ld from %s: %s", status,
 	    kind == XK_CREATE ? "create" : "retrieve", emsg);
+	if (status == 429)
+		worker_rate_limited(r->w, x, ra);
 	if (v == VERDICT_RETRY) {
 		int64_t	d = run_backoff(r, ra);
+
+		if (status == 429 && r->w->paused_until - util_mono_ms() > d)
+			d = r->w->paused_until - util_mono_ms();
 
 		log_warnx("run %s: %s; retrying in %lld ms", r->id, msg,
 		    (long long)d);
@@ -766,12 +810,34 @@ run_go(struct wrun *r, enum xkind kind)
 	char				*url = NULL, *body = NULL, *cause = NULL;
 	int				 stream;
 
+	/*
+	 * The endpoint asked us to slow down (429), or --requests-per-minute:
+	 * no new request before its time.
+	 */
+	{
+		struct worker	*w = r->w;
+		int64_t		 now = util_mono_ms(), wait = 0;
+
+		if (w->paused_until > now)
+			wait = w->paused_until - now;
+		if (w->req_interval > 0 && w->next_req - now > wait)
+			wait = w->next_req - now;
+		if (wait > 0) {
+			run_schedule(r, wait + (int64_t)(worker_rand() % 50),
+			    kind);
+			return;
+		}
+		if (w->req_interval > 0)
+			w->next_req = (w->next_req > now ? w->next_req : now) +
+			    w->req_interval;
+	}
 	memset(&req, 0, sizeof req);
 	free(r->body);
 	r->body = NULL;
 	r->body_len = 0;
 	r->channel = 0;
 	r->progress = 0;
+	r->stream_max_seq = -1;
 	r->stop = 0;
 	sse_parser_reset(r->sse);
 	req.api_key = cfg->api_key;
@@ -1248,6 +1314,15 @@ worker_read_cb(struct bufferevent *bev, void *arg)
 		case MSG_SHUTDOWN:
 			worker_exit(w, 0);
 			break;
+		case MSG_PAUSE: {
+			json_int_t	ms = json_integer_value(json_object_get(b,
+			    "pause_ms"));
+
+			if (ms > 0 && ms <= 86400000 &&
+			    util_mono_ms() + ms > w->paused_until)
+				w->paused_until = util_mono_ms() + ms;
+			break;
+		}
 		default:
 			log_warnx("worker: unknown frame type %d", type);
 			break;
@@ -1308,6 +1383,9 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 	signal(SIGPIPE, SIG_IGN);
 	w.cfg = cfg;
 	w.instance = instance;
+	if (cfg->requests_per_minute > 0)
+		w.req_interval = 60000LL * cfg->workers /
+		    cfg->requests_per_minute;
 	TAILQ_INIT(&w.runs);
 	TAILQ_INIT(&w.dirty);
 	if ((w.st = store_open(cfg->db_path, &cause)) == NULL) {

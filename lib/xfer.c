@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "backend.h"
 #include "log.h"
 #include "xfer.h"
 #include "xmalloc.h"
@@ -31,6 +32,7 @@ struct xfer {
 	long			 status;
 	char			 ctype[64];
 	char			*retry_after;
+	int64_t			 ratelimit_reset_ms;
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -202,6 +204,7 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		x->ctype[0] = '\0';
 		free(x->retry_after);
 		x->retry_after = NULL;
+		x->ratelimit_reset_ms = -1;
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 		return len;
 	}
@@ -217,6 +220,20 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 			x->ctype[n++] = (char)tolower((unsigned char)ptr[i]);
 		}
 		x->ctype[n] = '\0';
+	} else if (len > 18 && strncasecmp(ptr, "x-ratelimit-reset-", 18) == 0 &&
+	    (v = memchr(ptr, ':', len)) != NULL) {
+		char	val[64];
+		int64_t	ms;
+
+		n = len - (size_t)(v + 1 - ptr);
+		while (n > 0 && (v[n] == '\r' || v[n] == '\n'))
+			n--;
+		if (n >= sizeof val)
+			n = sizeof val - 1;
+		memcpy(val, v + 1, n);
+		val[n] = '\0';
+		if ((ms = backend_duration_ms(val)) > x->ratelimit_reset_ms)
+			x->ratelimit_reset_ms = ms;
 	} else if (len > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
 		v = ptr + 12;
 		n = len - 12;
@@ -238,6 +255,7 @@ xfer_start(struct xfer_loop *l, const struct xfer_req *req,
 
 	x = xcalloc(1, sizeof *x);
 	x->loop = l;
+	x->ratelimit_reset_ms = -1;
 	x->ops = ops;
 	x->arg = arg;
 	if ((x->easy = curl_easy_init()) == NULL)
@@ -321,6 +339,12 @@ const char *
 xfer_retry_after(const struct xfer *x)
 {
 	return x->retry_after;
+}
+
+int64_t
+xfer_ratelimit_reset_ms(const struct xfer *x)
+{
+	return x->ratelimit_reset_ms;
 }
 
 int

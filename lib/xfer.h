@@ -7,6 +7,7 @@
 #define AGENTD_XFER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct xfer_loop;
@@ -54,6 +55,8 @@ long			 xfer_status(const struct xfer *x);
 const char		*xfer_content_type(const struct xfer *x);
 /* Retry-After header value or NULL. */
 const char		*xfer_retry_after(const struct xfer *x);
+/* Largest x-ratelimit-reset-* header of the response in ms, or -1. */
+int64_t			 xfer_ratelimit_reset_ms(const struct xfer *x);
 /* 1 if the response is text/event-stream. */
 int			 xfer_is_sse(const struct xfer *x);
 

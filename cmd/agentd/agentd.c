@@ -51,6 +51,9 @@ static const char usage_text[] =
 "      --path-cancel P       cancel path (default /responses/{id}/cancel)\n"
 "      --max-body BYTES      API request body limit (default 1048576)\n"
 "      --max-connections N   API connections at once (default 256)\n"
+"      --max-inflight N      runs in flight at once, all queues (default:\n"
+"                            no limit)\n"
+"      --requests-per-minute N  cap on backend requests (default: none)\n"
 "      --api-timeout SECS    close an idle API connection (default 60)\n"
 "  -v, --verbose             more log (repeat for debug)\n"
 "  -q, --quiet               warnings only\n"
@@ -67,7 +70,8 @@ enum {
 	OPT_DIALECT = 256, OPT_STALE, OPT_IDLE, OPT_CONNECT, OPT_POLL,
 	OPT_POLL_MAX, OPT_RETRY_MAX, OPT_AT_MOST_ONCE, OPT_CANCEL_ABANDONED,
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
-	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT
+	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT,
+	OPT_MAX_INFLIGHT, OPT_RPM
 };
 
 static const struct option longopts[] = {
@@ -91,6 +95,8 @@ static const struct option longopts[] = {
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "api-timeout", required_argument, NULL, OPT_API_TIMEOUT },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "requests-per-minute", required_argument, NULL, OPT_RPM },
 	{ "worker", required_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -240,6 +246,14 @@ main(int argc, char **argv)
 		case OPT_API_TIMEOUT:
 			cfg.api_timeout_s = num_opt("api-timeout", optarg, 1,
 			    86400);
+			break;
+		case OPT_MAX_INFLIGHT:
+			cfg.max_inflight = (int)num_opt("max-inflight", optarg,
+			    1, 1000000);
+			break;
+		case OPT_RPM:
+			cfg.requests_per_minute = (int)num_opt(
+			    "requests-per-minute", optarg, 1, 10000000);
 			break;
 		case OPT_WORKER:
 			worker = (int)num_opt("worker", optarg, 0, 63);

@@ -185,6 +185,25 @@ test_backend_retry_after(void **state)
 }
 
 static void
+test_backend_duration(void **state)
+{
+	(void)state;
+	assert_int_equal(backend_duration_ms("1s"), 1000);
+	assert_int_equal(backend_duration_ms("6m0s"), 360000);
+	assert_int_equal(backend_duration_ms("1h2m3s"), 3723000);
+	assert_int_equal(backend_duration_ms("250ms"), 250);
+	assert_int_equal(backend_duration_ms("0.5s"), 500);
+	assert_int_equal(backend_duration_ms(" 2s "), 2000);
+	assert_int_equal(backend_duration_ms(""), -1);
+	assert_int_equal(backend_duration_ms("5"), -1);
+	assert_int_equal(backend_duration_ms("5x"), -1);
+	assert_int_equal(backend_duration_ms("-1s"), -1);
+	assert_int_equal(backend_duration_ms("s"), -1);
+	assert_int_equal(backend_duration_ms("999999h"), -1);
+	assert_int_equal(backend_duration_ms(NULL), -1);
+}
+
+static void
 test_backend_backoff(void **state)
 {
 	int64_t		d;
@@ -277,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_backend_error_message),
 		cmocka_unit_test(test_backend_event_error),
 		cmocka_unit_test(test_backend_retry_after),
+		cmocka_unit_test(test_backend_duration),
 		cmocka_unit_test(test_backend_backoff),
 		cmocka_unit_test(test_backend_terminal),
 		cmocka_unit_test(test_backend_output_text),
