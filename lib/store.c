@@ -380,8 +380,9 @@ store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
 	sqlite3_bind_int(s, 4, rn->priority);
 	sqlite3_bind_text(s, 5, rn->endpoint != NULL ? rn->endpoint : "", -1,
 	    SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, rn->dialect != NULL ? rn->dialect : "openai",
-	    -1, SQLITE_STATIC);
+	/* Empty: the dispatching agentd's --dialect applies. */
+	sqlite3_bind_text(s, 6, rn->dialect != NULL ? rn->dialect : "", -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, rn->request, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 8, rn->mode != NULL ? rn->mode : "auto", -1,
 	    SQLITE_STATIC);
