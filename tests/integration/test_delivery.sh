@@ -30,7 +30,7 @@ assert r['headers']['accept'] == 'text/event-stream', r
 "
 check "the token is never logged" sh -c "! grep -q sk-test-secret-123 '$T/agentd.log'"
 check "run is starting with one attempt" \
-    [ "$(sql "SELECT status || ' ' || attempts FROM runs WHERE id = '$id'")" = "starting 1" ]
+    [ "$(sql "SELECT status || ' ' || creates FROM runs WHERE id = '$id'")" = "starting 1" ]
 kill_agentd 9
 
 # At-most-once: the unknown outcome fails the run, nothing is resent.
@@ -54,7 +54,7 @@ check "at-least-once: create sent again after the restart" \
     wait_for 10 sh -c "[ \$(grep -c '\"idempotency-key\": \"$id2\"' '$T/cap.jsonl') -eq 2 ]"
 check "at-least-once: the restart says why" grep -q "create outcome unknown after a restart" "$T/agentd.log"
 check "at-least-once: second attempt recorded" \
-    [ "$(sql "SELECT attempts FROM runs WHERE id = '$id2'")" -eq 2 ]
+    [ "$(sql "SELECT creates FROM runs WHERE id = '$id2'")" -eq 2 ]
 
 # SIGTERM: clean stop, exit 0, run left resumable.
 kill "$AGENTD_PID"

@@ -9,7 +9,7 @@ start_agentd --workers 1
 id=$(submit 1 5 5) || { fail "submit"; exit 1; }
 check "500: retried until it succeeds" wait_for 20 all_terminal
 check "500: completed" [ "$(count_status completed)" -eq 1 ]
-check "500: three create attempts recorded" [ "$(sql "SELECT attempts FROM runs")" -eq 3 ]
+check "500: three create attempts recorded" [ "$(sql "SELECT creates FROM runs")" -eq 3 ]
 kill_agentd 15
 stop_mock
 
