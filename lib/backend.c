@@ -446,3 +446,69 @@ backend_output_text(json_t *response)
 	}
 	return buf;
 }
+
+/* Decode one stream event. */
+int
+backend_event_parse(enum backend_dialect d, const char *sse_type,
+    const char *data, size_t len, struct backend_event *ev)
+{
+	json_t	*o, *v, *resp;
+
+	memset(ev, 0, sizeof *ev);
+	ev->seq = -1;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		/* Databricks ends a successful run so; OpenAI never sends it. */
+		ev->done_marker = 1;
+		ev->type = "[DONE]";
+		if (d == DIALECT_DATABRICKS)
+			ev->terminal = "completed";
+		return 0;
+	}
+	o = json_loadb(data, len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	ev->obj = o;
+	ev->type = json_string_value(json_object_get(o, "type"));
+	if (ev->type == NULL)
+		ev->type = sse_type != NULL ? sse_type : "message";
+	resp = json_object_get(o, "response");
+	if (json_is_object(resp)) {
+		ev->response_id = json_string_value(json_object_get(resp,
+		    "id"));
+		ev->backend_status = json_string_value(json_object_get(resp,
+		    "status"));
+	}
+	if (ev->response_id == NULL)
+		ev->response_id = json_string_value(json_object_get(o,
+		    "response_id"));
+	v = json_object_get(o, "sequence_number");
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		ev->seq = json_integer_value(v);
+	ev->terminal = backend_event_terminal(d, ev->type);
+	if (ev->terminal == NULL)
+		return 0;
+	if (json_is_object(resp))
+		ev->response = json_dumps(resp, JSON_COMPACT);
+	if (strcmp(ev->terminal, "failed") != 0)
+		return 0;
+	if (strcmp(ev->type, "error") == 0 || !json_is_object(resp))
+		backend_event_error(o, ev->error, sizeof ev->error);
+	else if (json_is_object(json_object_get(resp, "error")))
+		backend_event_error(resp, ev->error, sizeof ev->error);
+	else
+		snprintf(ev->error, sizeof ev->error, "the backend reported "
+		    "the response failed");
+	return 0;
+}
+
+/* Release what backend_event_parse allocated. */
+void
+backend_event_clear(struct backend_event *ev)
+{
+	json_decref(ev->obj);
+	free(ev->response);
+	memset(ev, 0, sizeof *ev);
+	ev->seq = -1;
+}

@@ -108,6 +108,31 @@ int		 backend_status_terminal(const char *status);
 /* Map a terminal backend status to agentd's run status. */
 const char	*backend_status_local(const char *status);
 
+/*
+ * One stream event, decoded: what the worker needs to dedupe, store and
+ * finish a run. Pointers are into obj (or the caller's sse_type) and live
+ * until backend_event_clear.
+ */
+struct backend_event {
+	json_t		*obj;		/* the parsed data, owned */
+	const char	*type;		/* JSON "type", else the SSE name */
+	int64_t		 seq;		/* -1: missing or invalid */
+	const char	*response_id;	/* response.id or response_id */
+	const char	*backend_status;	/* response.status */
+	const char	*terminal;	/* local final status, or NULL */
+	int		 done_marker;	/* data: [DONE] */
+	char		*response;	/* final response JSON (allocated) */
+	char		 error[1024];	/* why it failed, "" if not */
+};
+/*
+ * Decode one event's data. 0, or -1 if the data is neither [DONE] nor a
+ * JSON object (ev is then empty). Always call backend_event_clear.
+ */
+int		 backend_event_parse(enum backend_dialect d,
+		    const char *sse_type, const char *data, size_t len,
+		    struct backend_event *ev);
+void		 backend_event_clear(struct backend_event *ev);
+
 /* Concatenate output[].content[].text of message items. Allocated. */
 char		*backend_output_text(json_t *response);
 

@@ -334,97 +334,63 @@ run_set_backend_status(struct wrun *r, const char *status)
 
 /* One SSE event from the backend. Return non-zero to stop reading. */
 static int
-run_sse_event(void *arg, const struct sse_event *ev)
+run_sse_event(void *arg, const struct sse_event *sev)
 {
-	struct wrun	*r = arg;
-	json_t		*o, *v, *resp;
-	const char	*type, *term;
-	char		*rtext = NULL, msg[1024];
-	int64_t		 seq;
+	struct wrun		*r = arg;
+	struct backend_event	 ev;
 
-	if (strcmp(ev->data, "[DONE]") == 0) {
-		/* Databricks ends a successful run so; OpenAI never sends it. */
-		if (r->dialect == DIALECT_DATABRICKS) {
-			run_finish(r, RUN_COMPLETED, NULL);
-			r->stop = 1;
-			return 1;
-		}
-		return 0;
-	}
-	o = json_loadb(ev->data, ev->data_len, 0, NULL);
-	if (!json_is_object(o)) {
+	if (backend_event_parse(r->dialect, sev->type, sev->data,
+	    sev->data_len, &ev) != 0) {
 		log_warnx("run %s: backend sent an event that is not a JSON "
 		    "object after seq %lld; ignored", r->id,
 		    (long long)r->recv_seq);
-		json_decref(o);
 		return 0;
 	}
-	type = json_string_value(json_object_get(o, "type"));
-	if (type == NULL)
-		type = ev->type;
-	resp = json_object_get(o, "response");
-	if (json_is_object(resp)) {
-		run_set_backend_id(r, json_string_value(json_object_get(resp,
-		    "id")));
-		run_set_backend_status(r, json_string_value(json_object_get(
-		    resp, "status")));
+	run_set_backend_id(r, ev.response_id);
+	run_set_backend_status(r, ev.backend_status);
+	if (ev.done_marker) {
+		if (ev.terminal != NULL) {
+			run_finish(r, RUN_COMPLETED, NULL);
+			r->stop = 1;
+		}
+		backend_event_clear(&ev);
+		return r->stop;
 	}
-	run_set_backend_id(r, json_string_value(json_object_get(o,
-	    "response_id")));
-	term = backend_event_terminal(r->dialect, type);
-	v = json_object_get(o, "sequence_number");
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+	if (ev.seq < 0) {
 		/* Without a sequence number it cannot be deduplicated. */
-		if (term == NULL) {
+		if (ev.terminal == NULL) {
 			log_warnx("run %s: event %.64s without a valid "
-			    "sequence_number; ignored", r->id, type);
-			json_decref(o);
+			    "sequence_number; ignored", r->id, ev.type);
+			backend_event_clear(&ev);
 			return 0;
 		}
-		seq = -1;
+	} else if (ev.seq <= r->recv_seq) {
+		/*
+		 * Invariant 2: a replayed event is not stored twice. Replays
+		 * after a resume are normal; a lower seq after a higher one in
+		 * the same stream is out of order.
+		 */
+		if (ev.seq < r->stream_max_seq)
+			log_warnx("run %s: event seq %lld arrived after seq "
+			    "%lld in the same stream; dropped as already "
+			    "covered by the cursor", r->id, (long long)ev.seq,
+			    (long long)r->stream_max_seq);
+		backend_event_clear(&ev);
+		return 0;
 	} else {
-		seq = json_integer_value(v);
-		if (seq <= r->recv_seq) {
-			/*
-			 * Invariant 2: a replayed event is not stored twice.
-			 * Replays after a resume are normal; a lower seq after
-			 * a higher one in the same stream is out of order.
-			 */
-			if (seq < r->stream_max_seq)
-				log_warnx("run %s: event seq %lld arrived after "
-				    "seq %lld in the same stream; dropped as "
-				    "already covered by the cursor", r->id,
-				    (long long)seq, (long long)r->stream_max_seq);
-			json_decref(o);
-			return 0;
-		}
-		r->stream_max_seq = seq;
-		if (seq > r->recv_seq + 1 && r->recv_seq >= 0)
+		r->stream_max_seq = ev.seq;
+		if (ev.seq > r->recv_seq + 1 && r->recv_seq >= 0)
 			log_debug("run %s: sequence gap %lld -> %lld", r->id,
-			    (long long)r->recv_seq, (long long)seq);
-		run_keep_event(r, seq, type, ev->data, ev->data_len);
+			    (long long)r->recv_seq, (long long)ev.seq);
+		run_keep_event(r, ev.seq, ev.type, sev->data, sev->data_len);
 	}
-	if (term != NULL) {
-		if (json_is_object(resp))
-			rtext = json_dumps(resp, JSON_COMPACT);
-		if (strcmp(type, "error") == 0 ||
-		    (strcmp(term, RUN_FAILED) == 0 && !json_is_object(resp))) {
-			backend_event_error(o, msg, sizeof msg);
-			r->final_error = xstrdup(msg);
-		} else if (strcmp(term, RUN_FAILED) == 0) {
-			v = json_object_get(resp, "error");
-			if (json_is_object(v)) {
-				backend_event_error(resp, msg, sizeof msg);
-				r->final_error = xstrdup(msg);
-			} else
-				r->final_error = xstrdup("the backend "
-				    "reported the response failed");
-		}
-		run_finish(r, term, rtext);
-		free(rtext);
+	if (ev.terminal != NULL) {
+		if (ev.error[0] != '\0')
+			r->final_error = xstrdup(ev.error);
+		run_finish(r, ev.terminal, ev.response);
 		r->stop = 1;
 	}
-	json_decref(o);
+	backend_event_clear(&ev);
 	return r->stop;
 }
 

@@ -284,6 +284,94 @@ test_backend_output_text(void **state)
 	free(t);
 }
 
+static void
+parse(enum backend_dialect d, const char *sse_type, const char *data,
+    struct backend_event *ev, int want_rc)
+{
+	assert_int_equal(backend_event_parse(d, sse_type, data, strlen(data),
+	    ev), want_rc);
+}
+
+static void
+test_backend_event_parse(void **state)
+{
+	struct backend_event	ev;
+
+	(void)state;
+	parse(DIALECT_OPENAI, "response.created", "{\"type\":\"response."
+	    "created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\","
+	    "\"status\":\"queued\"}}", &ev, 0);
+	assert_int_equal(ev.seq, 0);
+	assert_string_equal(ev.type, "response.created");
+	assert_string_equal(ev.response_id, "resp_1");
+	assert_string_equal(ev.backend_status, "queued");
+	assert_null(ev.terminal);
+	backend_event_clear(&ev);
+
+	parse(DIALECT_OPENAI, NULL, "{\"type\":\"response.completed\","
+	    "\"sequence_number\":9,\"response\":{\"id\":\"resp_1\",\"status\":"
+	    "\"completed\",\"output\":[]}}", &ev, 0);
+	assert_string_equal(ev.terminal, "completed");
+	assert_non_null(strstr(ev.response, "\"status\":\"completed\""));
+	assert_string_equal(ev.error, "");
+	backend_event_clear(&ev);
+
+	parse(DIALECT_OPENAI, NULL, "{\"type\":\"response.failed\","
+	    "\"sequence_number\":4,\"response\":{\"id\":\"r\",\"status\":"
+	    "\"failed\",\"error\":{\"code\":\"server_error\",\"message\":"
+	    "\"boom\"}}}", &ev, 0);
+	assert_string_equal(ev.terminal, "failed");
+	assert_string_equal(ev.error, "boom (server_error)");
+	backend_event_clear(&ev);
+
+	parse(DIALECT_OPENAI, NULL, "{\"type\":\"error\",\"code\":\"x\","
+	    "\"message\":\"flat\",\"sequence_number\":2}", &ev, 0);
+	assert_string_equal(ev.terminal, "failed");
+	assert_string_equal(ev.error, "flat (x)");
+	backend_event_clear(&ev);
+
+	/* Databricks: nested error, no seq; completed is not the end. */
+	parse(DIALECT_DATABRICKS, NULL, "{\"error\":{\"message\":\"Response "
+	    "not found\",\"type\":\"not_found\"},\"type\":\"error\"}", &ev, 0);
+	assert_int_equal(ev.seq, -1);
+	assert_string_equal(ev.terminal, "failed");
+	assert_string_equal(ev.error, "Response not found (not_found)");
+	backend_event_clear(&ev);
+	parse(DIALECT_DATABRICKS, NULL, "{\"type\":\"response.completed\","
+	    "\"sequence_number\":3,\"response_id\":\"resp_9\"}", &ev, 0);
+	assert_null(ev.terminal);
+	assert_string_equal(ev.response_id, "resp_9");
+	backend_event_clear(&ev);
+	parse(DIALECT_DATABRICKS, NULL, "[DONE]", &ev, 0);
+	assert_true(ev.done_marker);
+	assert_string_equal(ev.terminal, "completed");
+	backend_event_clear(&ev);
+	parse(DIALECT_OPENAI, NULL, "[DONE]", &ev, 0);
+	assert_true(ev.done_marker);
+	assert_null(ev.terminal);
+	backend_event_clear(&ev);
+
+	/* The SSE name stands in for a missing JSON type. */
+	parse(DIALECT_OPENAI, "response.output_text.delta",
+	    "{\"sequence_number\":5,\"delta\":\"x\"}", &ev, 0);
+	assert_string_equal(ev.type, "response.output_text.delta");
+	backend_event_clear(&ev);
+	/* Bad input. */
+	parse(DIALECT_OPENAI, NULL, "{\"sequence_number\":-3}", &ev, 0);
+	assert_int_equal(ev.seq, -1);
+	assert_string_equal(ev.type, "message");
+	backend_event_clear(&ev);
+	parse(DIALECT_OPENAI, NULL, "{\"sequence_number\":\"7\"}", &ev, 0);
+	assert_int_equal(ev.seq, -1);
+	backend_event_clear(&ev);
+	parse(DIALECT_OPENAI, NULL, "[1,2]", &ev, -1);
+	backend_event_clear(&ev);
+	parse(DIALECT_OPENAI, NULL, "{not json", &ev, -1);
+	backend_event_clear(&ev);
+	parse(DIALECT_OPENAI, NULL, "", &ev, -1);
+	backend_event_clear(&ev);
+}
+
 int
 main(void)
 {
@@ -300,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_backend_backoff),
 		cmocka_unit_test(test_backend_terminal),
 		cmocka_unit_test(test_backend_output_text),
+		cmocka_unit_test(test_backend_event_parse),
 	};
 
 	return cmocka_run_group_tests_name("backend", tests, NULL, NULL);
