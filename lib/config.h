@@ -31,6 +31,17 @@ struct agentd_config {
 	int			 requests_per_minute;	/* 0: no limit */
 	long			 api_timeout_s;	/* idle API connection */
 	int			 verbosity;
+	char			 socket_buf[4096];	/* default socket */
 };
+
+#define CONFIG_OK	0
+#define CONFIG_HELP	1
+#define CONFIG_VERSION	2
+#define CONFIG_ERROR	(-1)
+
+extern const char config_usage[];
+void	config_defaults(struct agentd_config *cfg);
+int	config_parse(struct agentd_config *cfg, int argc, char **argv,
+	    int *worker, char **cause);
 
 #endif
