@@ -45,7 +45,8 @@ UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 PROGS	 = $(BIN)/agentd $(BIN)/agentctl $(BIN)/agent-mock
 
-.PHONY: all deps check unit integration demo bench chaos fuzz clean install
+.PHONY: all deps check unit integration demo bench chaos fuzz fuzz-build \
+	fuzz-deps clean install
 all: $(PROGS)
 
 $(B)/%.o: %.c $(wildcard lib/*.h) | $(B)/lib
@@ -87,15 +88,56 @@ $(B)/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h \
 deps:
 	@sh tests/deps.sh $(DEBS)
 
+# libFuzzer targets (clang), in build-fuzz/: lib/ compiled with coverage
+# and ASan+UBSan, one binary per tests/fuzz/fuzz_*.c.
+FZ		 = build-fuzz
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 30
+FUZZ_SRCS	 = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS	 = $(FUZZ_SRCS:tests/fuzz/%.c=$(FZ)/%)
+FUZZ_CFLAGS	 = -std=c11 -g -O1 -fno-omit-frame-pointer \
+		   -fsanitize=address,undefined
+FUZZ_LIB_OBJS	 = $(LIB_SRCS:%.c=$(FZ)/%.o) $(FZ)/schema_sql.o
+
+fuzz-deps:
+	@sh tests/deps.sh clang libclang-rt-14-dev
+
+$(FZ)/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -I$(B) $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FZ)/schema_sql.o: $(B)/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FZ)/libagentd.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ)/libagentd.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FZ)/libagentd.a $(LDLIBS)
+
+fuzz-build: deps fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# make fuzz [FUZZ_SECONDS=600]: every target for that long.
+fuzz: fuzz-build
+	@FUZZ_DIR=$(FZ) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
 unit: $(UNIT_BINS)
 
-check: deps
+# make check [SANITIZE=1] [CHECK_FUZZ_SECONDS=30]: unit and integration
+# tests, plus each fuzz target for that many seconds when set.
+check: deps $(if $(CHECK_FUZZ_SECONDS),fuzz-build)
 	@$(MAKE) --no-print-directory all unit
-	@BIN=$(BIN) UNIT_DIR=$(B)/tests sh tests/run.sh
+	@BIN=$(BIN) UNIT_DIR=$(B)/tests FUZZ_DIR=$(FZ) \
+	    FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) sh tests/demo.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin

@@ -57,6 +57,15 @@ for t in tests/integration/*.sh; do
 	echo "   ($(( $(date +%s) - start ))s)"
 done
 
+if [ -n "${FUZZ_SECONDS:-}" ] && [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
+	echo "== fuzz: each target for ${FUZZ_SECONDS}s"
+	FUZZ_DIR=${FUZZ_DIR:-build-fuzz} FUZZ_SECONDS=$FUZZ_SECONDS \
+	    sh tests/fuzz/run.sh >"$logdir/fuzz.log" 2>&1
+	cat "$logdir/fuzz.log"
+	passed=$((passed + $(grep -c '^PASS ' "$logdir/fuzz.log")))
+	failed=$((failed + $(grep -c '^FAIL ' "$logdir/fuzz.log")))
+fi
+
 [ "$failed" -eq 0 ] && rm -rf "$logdir"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
