@@ -205,6 +205,13 @@ store_open(const char *path, char **cause)
 	return st;
 }
 
+/* How long a write waits for another process's lock, in ms. */
+void
+store_set_busy_timeout(struct store *st, int ms)
+{
+	sqlite3_busy_timeout(st->db, ms);
+}
+
 /* The database handle, for store extensions (batch.c). */
 sqlite3 *
 store_db(struct store *st)

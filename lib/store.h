@@ -30,6 +30,8 @@ int	store_status_terminal(const char *status);
 /* Open (creating if needed) and migrate; NULL with *cause on failure. */
 struct store	*store_open(const char *path, char **cause);
 void		 store_close(struct store *st);
+/* How long a write waits for another process's lock (default 10 s). */
+void		 store_set_busy_timeout(struct store *st, int ms);
 /* Highest schema version this build knows. */
 int		 store_schema_version(void);
 

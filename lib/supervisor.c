@@ -569,6 +569,9 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	if ((s.st = store_open(cfg->db_path, &cause)) == NULL)
 		goto out;
 	store_set_endpoint(s.st, cfg->endpoint);
+	/* Keep the loop (API, reaping) responsive when another process
+	 * holds the write lock; failed writes are retried next tick. */
+	store_set_busy_timeout(s.st, 2000);
 	/* Invariant 3: leases from a previous life are fenced. */
 	if ((rc = store_rearm(s.st)) < 0) {
 		xasprintf(&cause, "cannot re-arm leases in %s", cfg->db_path);

@@ -35,6 +35,8 @@
 #define BODY_CAP_ERROR	(64 * 1024)		/* error bodies kept */
 #define BODY_CAP_JSON	(32 * 1024 * 1024)	/* a Response object */
 #define FLUSH_RETRY_MS	200
+#define STORE_DOWN_RETRY_MS	1000	/* store refused writes: retry */
+#define BUSY_TIMEOUT_MS	250		/* worker waits for a lock this long */
 
 #ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -131,6 +133,8 @@ struct worker {
 	int				 exiting;
 	struct wstats			 stats;
 	int64_t				 paused_until;	/* mono ms: 429 */
+	int				 store_down;	/* writes failing */
+	int64_t				 store_down_since;
 	int64_t				 next_req;	/* mono ms: rpm */
 	int64_t				 req_interval;	/* ms, 0 none */
 };
@@ -142,6 +146,8 @@ static void	worker_flush_soon(struct worker *, int64_t);
 static void	run_idle_arm(struct wrun *);
 static void	run_lost(struct wrun *, enum xkind, int, const char *);
 static void	worker_rate_limited(struct worker *, struct xfer *, const char *);
+static void	worker_store_down(struct worker *);
+static void	worker_store_up(struct worker *);
 
 static uint32_t
 worker_rand(void)
@@ -404,6 +410,13 @@ run_xfer_data(void *arg, struct xfer *x, const char *buf, size_t len)
 	size_t		 cap;
 
 	run_idle_arm(r);
+	if (r->w->store_down && r->channel != 2 && !r->stop) {
+		/*
+		 * The store takes no writes: accept nothing more and drop the
+		 * stream; it is resumed from the cursor once writes work.
+		 */
+		return -1;
+	}
 	if (r->channel == 0)
 		r->channel = (status >= 200 && status < 300 &&
 		    xfer_is_sse(x)) ? 1 : 2;
@@ -786,6 +799,8 @@ run_go(struct wrun *r, enum xkind kind)
 
 		if (w->paused_until > now)
 			wait = w->paused_until - now;
+		if (w->store_down && wait < STORE_DOWN_RETRY_MS)
+			wait = STORE_DOWN_RETRY_MS;	/* nowhere to write */
 		if (w->req_interval > 0 && w->next_req - now > wait)
 			wait = w->next_req - now;
 		if (wait > 0) {
@@ -1065,7 +1080,7 @@ worker_flush(struct worker *w)
 		return;
 	t0 = util_mono_us();
 	if (store_begin(w->st) != 0) {
-		worker_flush_soon(w, FLUSH_RETRY_MS);
+		worker_store_down(w);
 		return;
 	}
 	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
@@ -1117,11 +1132,11 @@ worker_flush(struct worker *w)
 	if (failed || store_commit(w->st) != 0) {
 		if (failed)
 			store_rollback(w->st);
-		log_warnx("worker: store write failed; keeping %s events in "
-		    "memory and retrying", "buffered");
-		worker_flush_soon(w, FLUSH_RETRY_MS);
+		worker_store_down(w);
 		return;
 	}
+	if (w->store_down)
+		worker_store_up(w);
 	stats_write(&w->stats, (double)(util_mono_us() - t0) / 1000.0);
 	w->stats.events += nevents;
 	/* Invariant 1: only now is the cursor (recv_seq) durable. */
@@ -1159,6 +1174,34 @@ worker_flush_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	worker_flush(arg);
+}
+
+/*
+ * The store refused a write (disk full, a lock held elsewhere, I/O error):
+ * keep what is buffered, stop reading streams, retry every second.
+ * Invariant 1 holds: nothing buffered counts until a commit succeeds.
+ */
+static void
+worker_store_down(struct worker *w)
+{
+	if (!w->store_down) {
+		w->store_down = 1;
+		w->store_down_since = util_mono_ms();
+		log_warnx("worker: the store refuses writes; pausing ingestion "
+		    "and retrying every %d ms (buffered events are kept, "
+		    "streams resume from the cursor afterwards)",
+		    STORE_DOWN_RETRY_MS);
+	}
+	worker_flush_soon(w, STORE_DOWN_RETRY_MS);
+}
+
+/* Writes work again: runs waiting in run_go go ahead on their timers. */
+static void
+worker_store_up(struct worker *w)
+{
+	w->store_down = 0;
+	log_warnx("worker: store writes work again after %lld ms; resuming "
+	    "ingestion", (long long)(util_mono_ms() - w->store_down_since));
 }
 
 /* Arrange a flush after the current loop turn (or after delay_ms). */
@@ -1359,6 +1402,8 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 		free(cause);
 		return 1;
 	}
+	/* Never block the loop long on a lock: the flush retries instead. */
+	store_set_busy_timeout(w.st, BUSY_TIMEOUT_MS);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 	w.base = event_base_new();

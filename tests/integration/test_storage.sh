@@ -1,0 +1,57 @@
+#!/bin/sh
+# Storage faults. Another process holding the write lock for 10 s: agentd
+# waits and retries, no error reaches the runs. A full disk (a small tmpfs,
+# root only): reads keep being served, ingestion pauses with a clear log
+# line, and when space is freed everything resumes with nothing lost. A
+# corrupt store is refused and left untouched.
+. "$(dirname "$0")/lib.sh"
+
+start_mock
+start_agentd --workers 2
+submit 6 150 20 >/dev/null || { fail "submit"; exit 1; }
+wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM events') -gt 50 ]"
+(echo "BEGIN IMMEDIATE;"; sleep 10; echo "COMMIT;") | sqlite3 "$DB" &
+lockpid=$!
+sleep 1
+check "lock held elsewhere: API still answers reads" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/runs >/dev/null"
+wait "$lockpid"
+check "lock held elsewhere: runs finish" wait_for 30 all_terminal
+check "lock held elsewhere: all completed" [ "$(count_status completed)" -eq 6 ]
+check "lock held elsewhere: no error reached a run" \
+    [ "$(sql "SELECT count(*) FROM runs WHERE error_message IS NOT NULL")" -eq 0 ]
+check "lock held elsewhere: no loss, no duplicate" verify
+check "lock held elsewhere: ingestion paused and resumed (logged)" \
+    sh -c "grep -q 'refuses writes; pausing ingestion' '$T/agentd.log' && grep -q 'store writes work again' '$T/agentd.log'"
+kill_agentd 15
+
+# A corrupt store is refused, untouched.
+cp "$DB" "$T/corrupt.db"
+printf 'garbage-garbage!' | dd of="$T/corrupt.db" bs=1 seek=0 conv=notrunc 2>/dev/null
+sum=$(md5sum < "$T/corrupt.db")
+"$BIN/agentd" --db "$T/corrupt.db" --socket "$T/c.sock" --endpoint "$MOCK_URL/v1" >"$T/out" 2>&1
+check "corrupt store: refused (exit 1)" [ $? -eq 1 ]
+check "corrupt store: clear message" grep -q "not a usable SQLite database\|not an agentd database" "$T/out"
+check "corrupt store: file untouched" [ "$(md5sum < "$T/corrupt.db")" = "$sum" ]
+
+# Disk full.
+if [ "$(id -u)" -ne 0 ] || ! mkdir -p "$T/small" || ! mount -t tmpfs -o size=3M tmpfs "$T/small" 2>/dev/null; then
+	skip "disk full: needs root and tmpfs mounts"
+	exit 0
+fi
+trap 'umount "$T/small" 2>/dev/null; cleanup' EXIT
+DB=$T/small/agentd.db
+start_agentd --workers 2
+ids=$(submit 4 400 5 ',"mock_delta_bytes":"2000"')
+check "disk full: agentd says the store refuses writes" \
+    wait_for 30 grep -q "refuses writes; pausing ingestion" "$T/agentd.log"
+check "disk full: reads still served" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/runs | grep -q r_"
+check "disk full: agentd still alive" ctl status
+mount -o remount,size=256M "$T/small"
+check "space freed: writes resume" wait_for 30 grep -q "store writes work again" "$T/agentd.log"
+check "space freed: every run finishes" wait_for 60 all_terminal
+check "space freed: all completed" [ "$(count_status completed)" -eq 4 ]
+check "space freed: nothing lost, nothing twice" verify
+check "space freed: integrity_check ok" [ "$(sql 'PRAGMA integrity_check')" = ok ]
+kill_agentd 15
+umount "$T/small"
+exit 0
