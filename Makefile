@@ -5,7 +5,7 @@
 
 PKGS	 = libcurl sqlite3 libevent jansson
 DEBS	 = libcurl4-openssl-dev libsqlite3-dev libevent-dev libjansson-dev \
-	   libcmocka-dev pkg-config sqlite3 curl
+	   libcmocka-dev pkg-config sqlite3 curl python3
 
 CC	?= cc
 OPT	?= -O2 -g
@@ -128,12 +128,14 @@ fuzz: fuzz-build
 
 unit: $(UNIT_BINS)
 
-# make check [SANITIZE=1] [CHECK_FUZZ_SECONDS=30]: unit and integration
-# tests, plus each fuzz target for that many seconds when set.
+# make check [SANITIZE=1] [CHECK_FUZZ_SECONDS=30] [VALGRIND_TESTS="a b"]:
+# unit and integration tests; each fuzz target for that many seconds; the
+# named integration scripts again with agentd under valgrind.
 check: deps $(if $(CHECK_FUZZ_SECONDS),fuzz-build)
 	@$(MAKE) --no-print-directory all unit
 	@BIN=$(BIN) UNIT_DIR=$(B)/tests FUZZ_DIR=$(FZ) \
-	    FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) sh tests/run.sh
+	    FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) \
+	    VALGRIND_TESTS="$(VALGRIND_TESTS)" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -57,6 +57,26 @@ for t in tests/integration/*.sh; do
 	echo "   ($(( $(date +%s) - start ))s)"
 done
 
+# VALGRIND_TESTS="happy crash": those scripts again, agentd under memcheck.
+for name in ${VALGRIND_TESTS:-}; do
+	t=tests/integration/test_$name.sh
+	[ -f "$t" ] || { echo "FAIL valgrind: no $t"; failed=$((failed + 1)); continue; }
+	echo "== valgrind: test_$name"
+	VALGRIND=1 BIN="$top/$BIN" sh "$t" >"$logdir/vg-$name.log" 2>&1
+	rc=$?
+	p=$(grep -c '^PASS ' "$logdir/vg-$name.log")
+	f=$(grep -c '^FAIL ' "$logdir/vg-$name.log")
+	grep -E '^(FAIL|SKIP) ' "$logdir/vg-$name.log"
+	echo "   $p checks passed under valgrind"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL valgrind test_$name: exited with status $rc"
+		failed=$((failed + 1))
+	fi
+	[ "$f" -ne 0 ] && tail -40 "$logdir/vg-$name.log"
+done
+
 if [ -n "${FUZZ_SECONDS:-}" ] && [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
 	echo "== fuzz: each target for ${FUZZ_SECONDS}s"
 	FUZZ_DIR=${FUZZ_DIR:-build-fuzz} FUZZ_SECONDS=$FUZZ_SECONDS \

@@ -19,6 +19,10 @@ cleanup() {
 	[ -n "$MOCK_PID" ] && kill -9 "$MOCK_PID" 2>/dev/null
 	pkill -9 -f "$T/" 2>/dev/null
 	wait 2>/dev/null
+	# valgrind -q writes only reports: a non-empty log is one.
+	for f in "$T"/valgrind.*.log; do
+		[ -s "$f" ] && fail "valgrind report in $(basename "$f")"
+	done
 	if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|Invalid read|Invalid write|definitely lost: [1-9]' \
 	    "$T"/*.log >/dev/null 2>&1; then
 		fail "sanitizer or valgrind report in $(grep -lE 'Sanitizer|runtime error:|Invalid (read|write)|definitely lost: [1-9]' "$T"/*.log | xargs -n1 basename | tr '\n' ' ')"
@@ -78,7 +82,19 @@ stop_mock() {
 }
 
 # start_agentd [FLAGS...]: agentd on $SOCK and $DB against the mock.
+# VALGRIND=1 runs agentd and its workers under memcheck; every report
+# lands in $T/valgrind.*.log and fails the script at cleanup.
 start_agentd() {
+	if [ "${VALGRIND:-0}" = 1 ]; then
+		valgrind -q --trace-children=yes --leak-check=full \
+		    --errors-for-leak-kinds=definite --error-exitcode=99 \
+		    --log-file="$T/valgrind.%p.log" \
+		    "$BIN/agentd" --db "$DB" --socket "$SOCK" \
+		    --endpoint "$MOCK_URL/v1" "$@" >>"$T/agentd.log" 2>&1 &
+		AGENTD_PID=$!
+		wait_for 60 ctl status || { fail "agentd did not start"; exit 1; }
+		return
+	fi
 	"$BIN/agentd" --db "$DB" --socket "$SOCK" --endpoint "$MOCK_URL/v1" \
 	    "$@" >>"$T/agentd.log" 2>&1 &
 	AGENTD_PID=$!
