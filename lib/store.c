@@ -1195,6 +1195,25 @@ store_col_json(sqlite3_stmt *s, int i)
 	}
 }
 
+/*
+ * The API's error object from columns i (error_status), i + 1 (message),
+ * i + 2 (body): null when there is neither status nor message.
+ */
+static json_t *
+error_json(sqlite3_stmt *s, int i)
+{
+	json_t	*err;
+
+	if (sqlite3_column_type(s, i) == SQLITE_NULL &&
+	    sqlite3_column_type(s, i + 1) == SQLITE_NULL)
+		return json_null();
+	err = json_object();
+	json_object_set_new(err, "http_status", store_col_json(s, i));
+	json_object_set_new(err, "message", store_col_json(s, i + 1));
+	json_object_set_new(err, "body", store_col_json(s, i + 2));
+	return err;
+}
+
 /* Build the API's run object from a row selected with RUN_COLS. */
 static json_t *
 run_row_json(sqlite3_stmt *s)
@@ -1205,7 +1224,7 @@ run_row_json(sqlite3_stmt *s)
 		"last_seq", "event_count", "last_event_at", "created_at",
 		"updated_at", "finished_at"
 	};
-	json_t	*o = json_object(), *err;
+	json_t	*o = json_object();
 	size_t	 i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -1213,16 +1232,7 @@ run_row_json(sqlite3_stmt *s)
 	json_object_set_new(o, "resumable",
 	    json_boolean(sqlite3_column_int(s, 16)));
 	json_object_set_new(o, "idempotency_key", store_col_json(s, 17));
-	if (sqlite3_column_type(s, 19) == SQLITE_NULL &&
-	    sqlite3_column_type(s, 18) == SQLITE_NULL)
-		err = json_null();
-	else {
-		err = json_object();
-		json_object_set_new(err, "http_status", store_col_json(s, 18));
-		json_object_set_new(err, "message", store_col_json(s, 19));
-		json_object_set_new(err, "body", store_col_json(s, 20));
-	}
-	json_object_set_new(o, "error", err);
+	json_object_set_new(o, "error", error_json(s, 18));
 	json_object_set_new(o, "worker", store_col_json(s, 21));
 	json_object_set_new(o, "dialect", store_col_json(s, 22));
 	json_object_set_new(o, "attempt", store_col_json(s, 23));
@@ -1397,7 +1407,7 @@ json_t *
 store_result_json(struct store *st, const char *id)
 {
 	sqlite3_stmt	*s = NULL;
-	json_t		*o = NULL, *resp = NULL, *err;
+	json_t		*o = NULL, *resp = NULL;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT id, status, output_text, "
 	    "response, error_status, error_message, error_body FROM runs "
@@ -1414,16 +1424,7 @@ store_result_json(struct store *st, const char *id)
 			    sqlite3_column_text(s, 3), 0, NULL);
 		json_object_set_new(o, "response", resp != NULL ? resp :
 		    json_null());
-		if (sqlite3_column_type(s, 5) == SQLITE_NULL)
-			err = json_null();
-		else {
-			err = json_object();
-			json_object_set_new(err, "http_status",
-			    store_col_json(s, 4));
-			json_object_set_new(err, "message", store_col_json(s, 5));
-			json_object_set_new(err, "body", store_col_json(s, 6));
-		}
-		json_object_set_new(o, "error", err);
+		json_object_set_new(o, "error", error_json(s, 4));
 	}
 	sqlite3_finalize(s);
 	return o;
