@@ -49,7 +49,9 @@ PROGS	 = $(BIN)/agentd $(BIN)/agentctl $(BIN)/agent-mock
 	fuzz-deps clean install
 all: $(PROGS)
 
-$(B)/%.o: %.c $(wildcard lib/*.h) | $(B)/lib
+HDRS	 = $(wildcard lib/*.h cmd/*/*.h)
+
+$(B)/%.o: %.c $(HDRS) | $(B)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -140,6 +142,13 @@ check: deps $(if $(CHECK_FUZZ_SECONDS),fuzz-build)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) sh tests/demo.sh
+
+# make chaos [ROUNDS=200]: SIGKILL agentd and workers at random moments
+# while agent-mock injects faults; checks every event against ground truth.
+ROUNDS	?= 20
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) ROUNDS=$(ROUNDS) sh tests/chaos/chaos.sh
 
 clean:
 	rm -rf build build-asan build-fuzz bin

@@ -22,6 +22,7 @@ enum msg_type {
 	MSG_PROGRESS = 102,	/* {n, last_seq} after a commit */
 	MSG_DONE = 103,		/* {n, status}: the worker let go of run n */
 	MSG_RATELIMIT = 104,	/* {pause_ms}: the endpoint said 429 */
+	MSG_HELD = 105,		/* {ms}: the store refused writes that long */
 
 	/* supervisor -> worker */
 	MSG_ASSIGN = 200,	/* {n, gen} */

@@ -64,6 +64,55 @@ sup_send(struct child *c, enum msg_type type, json_t *body)
 	json_decref(body);
 }
 
+/* Record a hold interval; the oldest is forgotten when the ring is full. */
+void
+sup_hold(struct sup *s, int64_t start, int64_t end)
+{
+	int	n = (int)(sizeof s->holds / sizeof s->holds[0]);
+
+	if (end <= start)
+		return;
+	if (s->nholds == n) {
+		memmove(s->holds, s->holds + 1, sizeof s->holds[0] * (n - 1));
+		s->nholds--;
+	}
+	s->holds[s->nholds].start = start;
+	s->holds[s->nholds].end = end;
+	s->nholds++;
+}
+
+/* Time within [from, to] covered by at least one hold. */
+int64_t
+sup_held_ms(const struct sup *s, int64_t from, int64_t to)
+{
+	int64_t	total = 0, cur = from, a, b;
+	int	i, progressed = 1;
+
+	/* Sweep forward: extend cur through holds that cover it. */
+	while (cur < to && progressed) {
+		int64_t next = to;
+
+		progressed = 0;
+		for (i = 0; i < s->nholds; i++) {
+			a = s->holds[i].start > cur ? s->holds[i].start : cur;
+			b = s->holds[i].end < to ? s->holds[i].end : to;
+			if (a == cur && b > cur) {
+				total += b - cur;
+				cur = b;
+				progressed = 1;
+				break;
+			}
+			if (a > cur && a < next)
+				next = a;
+		}
+		if (!progressed && next < to) {
+			cur = next;
+			progressed = 1;
+		}
+	}
+	return total;
+}
+
 /* Sum the counters of every worker, living and dead. */
 void
 sup_stats(struct sup *s, struct wstats *out)
@@ -203,6 +252,7 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 
 		if (ms <= 0 || ms > 86400000)
 			break;
+		sup_hold(s, util_mono_ms(), util_mono_ms() + ms);
 		if (util_mono_ms() + ms > s->paused_until) {
 			s->paused_until = util_mono_ms() + ms;
 			log_warnx("endpoint rate-limited: no dispatch and no new "
@@ -212,6 +262,13 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 					sup_send(&s->children[i], MSG_PAUSE,
 					    json_pack("{sI}", "pause_ms", ms));
 		}
+		break;
+	}
+	case MSG_HELD: {
+		json_int_t	ms = json_integer_value(json_object_get(b, "ms"));
+
+		if (ms > 0 && ms <= 30LL * 86400000)
+			sup_hold(s, util_mono_ms() - ms, util_mono_ms());
 		break;
 	}
 	case MSG_DONE:
@@ -448,8 +505,19 @@ sup_tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	store_abandon_stale(s->st, util_now_ms(), s->cfg->stale_after_s * 1000,
-	    RETRY_DELAY_MS, sup_abandoned, s);
+	/*
+	 * Invariant 4: staleness is the backend's lack of progress. Time
+	 * agentd held runs back itself (429 pauses, store outages) within
+	 * the window does not count, so the window grows by it.
+	 */
+	{
+		int64_t	stale = s->cfg->stale_after_s * 1000, held;
+
+		held = sup_held_ms(s, mono - stale, mono);
+		held = sup_held_ms(s, mono - stale - held, mono);
+		store_abandon_stale(s->st, util_now_ms(), stale + held,
+		    RETRY_DELAY_MS, sup_abandoned, s);
+	}
 	sup_schedule_soon(s);
 }
 

@@ -63,7 +63,21 @@ struct sup {
 	struct sup_metrics		 m;
 	struct wstats			 dead_stats;	/* of exited workers */
 	int64_t				 paused_until;	/* mono ms: 429 */
+	/*
+	 * Recent times agentd itself held runs back (429 pauses, the store
+	 * refusing writes), CLOCK_MONOTONIC ms: not counted as staleness.
+	 */
+	struct sup_hold {
+		int64_t	start;
+		int64_t	end;
+	}				 holds[64];
+	int				 nholds;
 };
+
+/* Record that runs were held back by agentd over [start, end] (mono ms). */
+void	sup_hold(struct sup *s, int64_t start, int64_t end);
+/* Milliseconds of [from, to] covered by holds (overlaps counted once). */
+int64_t	sup_held_ms(const struct sup *s, int64_t from, int64_t to);
 
 /* Sum of every worker's counters, living and dead. */
 void	sup_stats(struct sup *s, struct wstats *out);

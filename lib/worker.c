@@ -705,6 +705,15 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 			run_fail(r, (int)status, msg, r->body);
 			return;
 		}
+		/*
+		 * A Response object from a retrieve means the run is being
+		 * polled, even if this first poll already finds it finished.
+		 */
+		if (kind != XK_CREATE && r->mode != MODE_POLL) {
+			r->mode = MODE_POLL;
+			r->meta_dirty = 1;
+			run_dirty(r);
+		}
 		run_response_object(r, r->body != NULL ? r->body : "",
 		    r->body_len);
 		if (r->final_status != NULL)
@@ -804,7 +813,7 @@ run_go(struct wrun *r, enum xkind kind)
 		if (w->req_interval > 0 && w->next_req - now > wait)
 			wait = w->next_req - now;
 		if (wait > 0) {
-			run_schedule(r, wait + (int64_t)(worker_rand() % 50),
+			run_schedule(r, wait + (int64_t)(worker_rand() % 500),
 			    kind);
 			return;
 		}
@@ -1202,6 +1211,9 @@ worker_store_up(struct worker *w)
 	w->store_down = 0;
 	log_warnx("worker: store writes work again after %lld ms; resuming "
 	    "ingestion", (long long)(util_mono_ms() - w->store_down_since));
+	/* That time must not make runs look stale (invariant 4). */
+	worker_send(w, MSG_HELD, json_pack("{sI}", "ms",
+	    (json_int_t)(util_mono_ms() - w->store_down_since)));
 }
 
 /* Arrange a flush after the current loop turn (or after delay_ms). */

@@ -1,8 +1,9 @@
 /*
- * agent-mock ground truth for tests: GET /mock/stats (counters),
- * GET /mock/runs[/{id}] (every run, its status, event count and text),
- * GET /mock/runs/{id}/events (each event exactly as streamed) and
- * POST /mock/reset-stats. Answers only paths under /mock/.
+ * agent-mock ground truth for tests: GET /mock/stats (counters, injected
+ * faults), GET /mock/runs[/{id}] (every run, its status, event count,
+ * text and misbehaviour), GET /mock/runs/{id}/events (each event exactly
+ * as streamed, in stream order) and POST /mock/reset-stats. Answers only
+ * paths under /mock/.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -55,7 +56,19 @@ write_stats(struct mock *m, struct mbuf *b)
 	mbuf_addll(b, s->waiters);
 	mbuf_adds(b, ",\"fail_creates_left\":");
 	mbuf_addll(b, m->fail_left);
-	mbuf_addc(b, '}');
+	mbuf_adds(b, ",\"chaos\":{\"seed\":");
+	mbuf_addll(b, (long long)m->opts.seed);
+	mbuf_adds(b, ",\"drops\":");
+	mbuf_addll(b, m->chaos.drops);
+	mbuf_adds(b, ",\"stalls\":");
+	mbuf_addll(b, m->chaos.stalls);
+	mbuf_adds(b, ",\"http429\":");
+	mbuf_addll(b, m->chaos.http429);
+	mbuf_adds(b, ",\"http500\":");
+	mbuf_addll(b, m->chaos.http500);
+	mbuf_adds(b, ",\"split_writes\":");
+	mbuf_addll(b, m->chaos.splits);
+	mbuf_adds(b, "}}");
 }
 
 /* Append one run's ground-truth object. */
@@ -99,27 +112,45 @@ write_run(struct mock *m, const struct run *r, struct mbuf *b)
 	mbuf_addll(b, r->nsse + r->njson);
 	mbuf_adds(b, ",\"created_at\":");
 	mbuf_addll(b, r->created_ms / 1000);
+	if (r->p.mb != MB_NONE) {
+		mbuf_adds(b, ",\"misbehave\":\"");
+		mbuf_adds(b, mb_name(r->p.mb));
+		mbuf_addc(b, '"');
+	}
+	if (r->p.mb == MB_ID_CHANGE) {
+		mbuf_adds(b, ",\"alt_id\":\"");
+		mbuf_adds(b, r->alt_id);
+		mbuf_addc(b, '"');
+	}
 	mbuf_adds(b, ",\"text\":\"");
 	run_write_text(r, deltas, b);
 	mbuf_adds(b, "\"}");
 }
 
 /*
- * Reply to GET /mock/runs/{id}/events: every event due so far, exactly as
- * streamed. Large bodies move to the output buffer a megabyte at a time.
+ * Reply to GET /mock/runs/{id}/events: every event a stream from the start
+ * would have sent so far, exactly as streamed and in stream order (copies
+ * included); none for a run whose streams send no events. Large bodies
+ * move to the output buffer a megabyte at a time.
  */
 static void
 send_events(struct mock *m, struct evhttp_request *req, const struct run *r)
 {
 	struct mbuf	*b = &m->reply;
-	long long	 avail = run_avail(r, util_mono_ms()), i;
+	long long	 avail = run_avail(r, util_mono_ms()), pos, npos, idx;
+	int		 first = 1;
 
+	npos = mb_mute(r) != 0 || r->p.mb == MB_HTML ? 0 : mb_npos(r, avail);
 	mbuf_reset(b);
 	mbuf_adds(b, "{\"events\":[");
-	for (i = 0; i < avail; i++) {
-		if (i > 0)
+	for (pos = 0; pos < npos; pos++) {
+		idx = mb_at(r, pos);
+		if (!mb_is_event(r, idx))
+			continue;
+		if (!first)
 			mbuf_addc(b, ',');
-		run_write_event(m, r, i, b);
+		first = 0;
+		run_write_event(m, r, idx, b);
 		if (b->len >= 1024 * 1024) {
 			evbuffer_add(m->out, b->p, b->len);
 			mbuf_reset(b);

@@ -1,8 +1,10 @@
 /*
  * agent-mock HTTP front end: evhttp setup, routing (with and without the
  * /v1 prefix), the Responses API handlers (create, retrieve, resume,
- * cancel), request validation, the server fault flags and the error
- * bodies of both dialects. Every handler answers or attaches its request.
+ * cancel), request validation, the server fault flags (and the injected
+ * 429s and 500s of --chaos-429/--chaos-500), the html misbehaviour and the
+ * error bodies of both dialects. Every handler answers or attaches its
+ * request.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -363,14 +365,30 @@ parse_knobs(json_t *md, struct run_params *p, char *err, size_t errlen,
 				    "\"error_event\" or \"none\".");
 				return -1;
 			}
+		} else if (strcmp(key, "mock_misbehave") == 0) {
+			s = json_is_string(v) ? json_string_value(v) : NULL;
+			if (s == NULL || mb_parse(s, &p->mb) != 0) {
+				snprintf(err, errlen, "Invalid value for "
+				    "metadata.mock_misbehave: expected "
+				    "no_seq, gap, out_of_order, duplicate, "
+				    "huge_line, bad_json, silent, trickle, "
+				    "id_change, html or none.");
+				return -1;
+			}
 		} else {
 			snprintf(err, errlen, "Unknown mock knob "
 			    "'metadata.%.64s' (known: mock_events, "
-			    "mock_interval_ms, "
-			    "mock_delta_bytes, mock_fail, mock_stall_after).",
-			    key);
+			    "mock_interval_ms, mock_delta_bytes, mock_fail, "
+			    "mock_stall_after, mock_misbehave).", key);
 			return -1;
 		}
+	}
+	if (p->events < mb_min_events(p->mb)) {
+		snprintf(param, paramlen, "metadata.mock_events");
+		snprintf(err, errlen, "Invalid value for metadata.mock_events: "
+		    "mock_misbehave %s needs at least %d.", mb_name(p->mb),
+		    mb_min_events(p->mb));
+		return -1;
 	}
 	per = p->delta_bytes > 0 ? p->delta_bytes : NATURAL_DELTA_MAX;
 	if (p->events * per > MOCK_MAX_TEXT) {
@@ -471,6 +489,23 @@ fail:
 	return code;
 }
 
+/* Answer a create of an html run: 200 OK with an HTML page. */
+static void
+reply_html(struct mock *m, struct evhttp_request *req, const struct run *r)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+
+	http_log(m, req, 200, "html");
+	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(h, "X-Mock-Response-Id", r->id);
+	evbuffer_add_printf(m->out, "<!DOCTYPE html>\n<html><head><title>502 "
+	    "Bad Gateway</title></head>\n<body><h1>Bad Gateway</h1>\n<p>The "
+	    "proxy could not reach the upstream server (agent-mock "
+	    "mock_misbehave html, %s).</p></body></html>\n", r->id);
+	evhttp_send_reply(req, 200, "OK", m->out);
+	evbuffer_drain(m->out, evbuffer_get_length(m->out));
+}
+
 /* POST /responses (and /invocations): create a run or reuse a keyed one. */
 static void
 handle_create(struct mock *m, struct evhttp_request *req)
@@ -479,8 +514,16 @@ handle_create(struct mock *m, struct evhttp_request *req)
 	struct run		*r = NULL;
 	const char		*key;
 	char			 buf[64], *msg;
+	int			 chaos;
 
 	m->st.creates++;
+	/* A 500 may come after the run was created, like a real crash. */
+	chaos = chaos_pick(m);
+	if (chaos == 429 || (chaos == 500 && chaos_roll(m, 0.5))) {
+		m->st.by_status[chaos]++;
+		chaos_reply(m, req, chaos);
+		return;
+	}
 	if (m->fail_left > 0) {
 		m->fail_left--;
 		if (m->opts.retry_after >= 0) {
@@ -519,7 +562,16 @@ handle_create(struct mock *m, struct evhttp_request *req)
 		    cr.model_json, cr.metadata_json);
 	free(cr.model_json);
 	free(cr.metadata_json);
+	if (chaos != 0) {
+		m->st.by_status[chaos]++;
+		chaos_reply(m, req, chaos);
+		return;
+	}
 	m->st.by_status[200]++;
+	if (r->p.mb == MB_HTML) {
+		reply_html(m, req, r);
+		return;
+	}
 	if (cr.stream) {
 		http_log(m, req, 200, r->id);
 		client_attach(m, r, req, CLIENT_SSE, 0);
@@ -560,7 +612,7 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 	struct run		*r;
 	const char		*qs, *sa;
 	long long		 after = -1, start;
-	int			 stream;
+	int			 stream, chaos;
 
 	TAILQ_INIT(&q);
 	qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
@@ -586,6 +638,10 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 		m->st.resumes++;
 	else
 		m->st.polls++;
+	if ((chaos = chaos_pick(m)) != 0) {
+		chaos_reply(m, req, chaos);
+		return;
+	}
 	if (m->opts.reject_stream && (stream || wants_event_stream(req))) {
 		http_reject_stream(m, req);
 		return;
@@ -616,7 +672,7 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 	else if (after == 0 && m->opts.dialect == DIALECT_DATABRICKS)
 		start = 0;
 	else
-		start = after + 1;
+		start = mb_after(r, after);
 	http_log(m, req, 200, "resume");
 	client_attach(m, r, req, CLIENT_SSE, start);
 }

@@ -17,7 +17,9 @@
 #include <event2/listener.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
+#include <math.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,12 +39,14 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fputs(
 "usage: agent-mock [--listen HOST:PORT] [--port-file FILE]\n"
 "                  [--dialect openai|databricks] [--reject-background]\n"
 "                  [--reject-stream] [--no-resume] [--drop-after K]\n"
 "                  [--fail-creates N] [--fail-status CODE]\n"
-"                  [--retry-after SECONDS] [--verbose] [--help]\n"
+"                  [--retry-after SECONDS] [--seed N] [--chaos-drop P]\n"
+"                  [--chaos-stall P] [--chaos-429 P] [--chaos-500 P]\n"
+"                  [--chaos-split] [--verbose] [--help]\n"
 "\n"
 "A scriptable fake OpenAI Responses API (background mode) for tests.\n"
 "\n"
@@ -70,16 +74,60 @@ usage(FILE *f)
 "  --retry-after SECONDS send Retry-After: SECONDS with those failures.\n"
 "  --verbose             log one line per request to stderr.\n"
 "  --help                show this text and exit.\n"
-"\n"
+"\n", f);
+	fputs(
+"Random faults (P is a probability from 0 to 1). Every draw comes from one\n"
+"generator seeded by --seed, so a seed replays the same faults for the\n"
+"same requests; the ground truth (events, text) is never affected:\n"
+"  --seed N              seed of the generator (default: random, logged).\n"
+"  --chaos-drop P        per event written to a stream: cut that event at\n"
+"                        a random byte and close the connection abruptly.\n"
+"  --chaos-stall P       per event written to a stream: then send nothing\n"
+"                        on it for a random 0.5 to 5 s.\n"
+"  --chaos-429 P         per create or retrieve (poll or resume): answer\n"
+"                        429 with Retry-After: 1.\n"
+"  --chaos-500 P         per create or retrieve: answer 500; half of the\n"
+"                        creates so answered did create the run (the\n"
+"                        answer was lost, as in a crash mid-request).\n"
+"  --chaos-split         write each event in several small pieces with\n"
+"                        0 to 2 ms between them.\n"
+"\n", f);
+	fputs(
 "Per-run knobs in the request metadata (string or number values):\n"
 "  mock_events N         text deltas (default 20, max 1000000)\n"
 "  mock_interval_ms MS   time between events (default 20, 0 = all at once)\n"
 "  mock_delta_bytes B    exact size of each delta (default natural)\n"
 "  mock_fail MODE        \"failed\" (response.failed) or \"error_event\"\n"
 "  mock_stall_after K    emit nothing after K deltas (stays in_progress)\n"
+"", f);
+	fputs(
+"  mock_misbehave MODE   break the protocol in one deterministic way, the\n"
+"                        same on every stream of the run (modes marked *\n"
+"                        need mock_events >= 5; event 6 is the 3rd delta):\n"
+"    no_seq*       event 6 is sent without sequence_number (listed so in\n"
+"                  the ground truth).\n"
+"    gap*          sequence numbers skip 5: ..., 3, 4, 6, 7, ...\n"
+"    out_of_order* events 4 and 5 are sent swapped (seq 5 before 4).\n"
+"    duplicate*    event 5 is sent twice in a row, and event 6 once more\n"
+"                  after event 8 (the ground truth lists every copy).\n"
+"    huge_line*    event 6 carries a 9 MiB \"obfuscation\" field, so its\n"
+"                  data line is over 9 MiB.\n"
+"    bad_json*     event 6's data is cut in half (not JSON); it is left\n"
+"                  out of the ground truth, never having been an event.\n"
+"    silent        event streams (create and resume) send the 200 and\n"
+"                  the SSE headers, then nothing, ever.\n"
+"    trickle       event streams send one byte a second, forever, never\n"
+"                  completing an event (\"data: {...\" then 'x's).\n"
+"    id_change     events from the middle of the script on carry another\n"
+"                  response id (response.id, response_id); retrieves\n"
+"                  keep the real one. The other id is in /mock/runs/{id}.\n"
+"    html          every create answers 200 OK, Content-Type: text/html,\n"
+"                  with an HTML page (the run exists; retrieves work).\n"
+"  Streams of silent, trickle and html runs send no events: their ground\n"
+"  truth lists none.\n"
 "\n"
 "Test endpoints: GET /mock/stats, GET /mock/runs, GET /mock/runs/{id},\n"
-"GET /mock/runs/{id}/events, POST /mock/reset-stats.\n");
+"GET /mock/runs/{id}/events, POST /mock/reset-stats.\n", f);
 }
 
 /* Report a bad command line and exit 2. */
@@ -105,6 +153,22 @@ int_arg(const char *opt, const char *s, long long min, long long max)
 	if (util_parse_int(s, min, max, &v) != 0)
 		badarg("%s: expected an integer from %lld to %lld, got '%s'",
 		    opt, min, max, s);
+	return v;
+}
+
+/* Parse a probability option value or exit 2. */
+static double
+prob_arg(const char *opt, const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
+	    v < 0 || v > 1)
+		badarg("%s: expected a probability from 0 to 1, got '%s'",
+		    opt, s);
 	return v;
 }
 
@@ -150,6 +214,12 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 		{ "fail-creates",	required_argument, NULL, 'F' },
 		{ "fail-status",	required_argument, NULL, 's' },
 		{ "retry-after",	required_argument, NULL, 'r' },
+		{ "seed",		required_argument, NULL, 'e' },
+		{ "chaos-drop",		required_argument, NULL, '1' },
+		{ "chaos-stall",	required_argument, NULL, '2' },
+		{ "chaos-429",		required_argument, NULL, '3' },
+		{ "chaos-500",		required_argument, NULL, '4' },
+		{ "chaos-split",	no_argument,	   NULL, '5' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL,			0,		   NULL, 0 }
@@ -204,6 +274,26 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 		case 'r':
 			o->retry_after = int_arg("--retry-after", optarg, 0,
 			    86400);
+			break;
+		case 'e':
+			o->seed = (uint64_t)int_arg("--seed", optarg, 0,
+			    LLONG_MAX);
+			o->seed_set = 1;
+			break;
+		case '1':
+			o->chaos_drop = prob_arg("--chaos-drop", optarg);
+			break;
+		case '2':
+			o->chaos_stall = prob_arg("--chaos-stall", optarg);
+			break;
+		case '3':
+			o->chaos_429 = prob_arg("--chaos-429", optarg);
+			break;
+		case '4':
+			o->chaos_500 = prob_arg("--chaos-500", optarg);
+			break;
+		case '5':
+			o->chaos_split = 1;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -427,6 +517,7 @@ main(int argc, char **argv)
 
 	m->base = make_base();
 	m->fail_left = m->opts.fail_creates;
+	chaos_init(m);
 	TAILQ_INIT(&m->runs);
 	htab_init(&m->by_id);
 	htab_init(&m->by_key);

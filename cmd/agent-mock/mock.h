@@ -2,7 +2,9 @@
  * agent-mock: shared types of the scriptable fake Responses-API backend.
  * One struct mock holds all server state (options, runs, counters). A run
  * keeps only its parameters; every event is generated on demand from them,
- * so the same event always serializes to the same bytes.
+ * so the same event always serializes to the same bytes. A run may
+ * misbehave deterministically (mock_misbehave); the server may inject
+ * random faults (--chaos-*), drawn from one seeded generator.
  */
 #ifndef AGENT_MOCK_H
 #define AGENT_MOCK_H
@@ -29,6 +31,7 @@ struct evhttp_request;
 #define MOCK_BATCH_BYTES	(256 * 1024)
 #define MOCK_DEF_EVENTS		20
 #define MOCK_DEF_INTERVAL	20
+#define MOCK_HUGE_PAD		(9LL * 1024 * 1024)	/* huge_line padding */
 
 enum dialect {
 	DIALECT_OPENAI,
@@ -39,6 +42,21 @@ enum fail_mode {
 	FAIL_NONE,
 	FAIL_FAILED,
 	FAIL_ERROR_EVENT
+};
+
+/* A deterministic misbehaviour of one run (metadata.mock_misbehave). */
+enum misbehave {
+	MB_NONE,
+	MB_NO_SEQ,		/* event 6 without sequence_number */
+	MB_GAP,			/* sequence numbers skip 5 */
+	MB_OUT_OF_ORDER,	/* events 4 and 5 sent swapped */
+	MB_DUPLICATE,		/* event 5 twice, event 6 again after 8 */
+	MB_HUGE_LINE,		/* event 6 padded to a 9 MiB line */
+	MB_BAD_JSON,		/* event 6 cut in half: not JSON */
+	MB_SILENT,		/* streams send headers, then nothing */
+	MB_TRICKLE,		/* streams send one byte a second, forever */
+	MB_ID_CHANGE,		/* second half carries another response id */
+	MB_HTML			/* the create answers 200 text/html */
 };
 
 /* What one event index of a run is. */
@@ -90,6 +108,22 @@ struct mock_opts {
 	int		 fail_status;
 	long long	 retry_after;	/* -1: no Retry-After header */
 	int		 verbose;
+	uint64_t	 seed;
+	int		 seed_set;
+	double		 chaos_drop;	/* per event written */
+	double		 chaos_stall;	/* per event written */
+	double		 chaos_429;	/* per create or retrieve */
+	double		 chaos_500;	/* per create or retrieve */
+	int		 chaos_split;
+};
+
+/* Faults injected by the --chaos-* flags. */
+struct chaos_stats {
+	long long	drops;
+	long long	stalls;
+	long long	http429;
+	long long	http500;
+	long long	splits;
 };
 
 struct mock_stats {
@@ -118,9 +152,17 @@ struct client {
 	struct evhttp_request	*req;
 	struct evhttp_connection *evcon;
 	enum client_kind	 kind;
-	long long		 next;		/* next event to send */
-	long long		 written;	/* events sent so far */
+	long long		 next;		/* next stream position */
+	long long		 written;	/* positions or bytes sent */
 	int			 in_flight;	/* awaiting a flush */
+	int			 waiting;	/* on its own timer, or muted */
+	int			 trickle;	/* waiting: one byte a second */
+	int			 dropping;	/* close once flushed */
+	int			 ending;	/* finish once flushed */
+	int64_t			 stall_ms;	/* then wait so long */
+	struct event		*wait_ev;
+	struct mbuf		 rest;		/* split batch: unsent */
+	size_t			 rest_off;
 };
 TAILQ_HEAD(clientq, client);
 
@@ -131,6 +173,7 @@ struct run_params {
 	long long	delta_bytes;	/* 0: natural length */
 	long long	stall_after;	/* -1: never stall */
 	enum fail_mode	fail;
+	enum misbehave	mb;
 };
 
 struct run {
@@ -138,6 +181,7 @@ struct run {
 	struct mock		*m;
 	char			 id[32];	/* resp_ + 24 hex */
 	char			 item_id[32];	/* msg_ + the same 24 hex */
+	char			 alt_id[32];	/* id_change: the other id */
 	unsigned long long	 num;		/* 1-based creation number */
 	int64_t			 created_ms;	/* wall clock */
 	int64_t			 created_mono;
@@ -153,6 +197,7 @@ struct run {
 	int			 nsse;		/* event streams */
 	int			 nflight;	/* streams awaiting flush */
 	int			 njson;		/* JSON waiters */
+	int			 nwait;		/* streams on their own timer */
 	struct event		*timer;
 };
 TAILQ_HEAD(runq, run);
@@ -170,6 +215,8 @@ struct mock {
 	long long		 nruns;
 	long long		 fail_left;
 	struct mock_stats	 st;
+	struct chaos_stats	 chaos;
+	uint64_t		 rng;		/* --seed state */
 	struct mbuf		 scratch;	/* event batches */
 	struct mbuf		 reply;		/* JSON replies */
 	struct evbuffer		*out;		/* staging for evhttp */
@@ -213,6 +260,30 @@ void		 run_write_response(struct mock *, const struct run *,
 void		 run_write_minimal(struct mock *, const struct run *, long long,
 		    struct mbuf *);
 void		 run_write_text(const struct run *, long long, struct mbuf *);
+
+/* misbehave.c */
+int		 mb_parse(const char *, enum misbehave *);
+const char	*mb_name(enum misbehave);
+int		 mb_min_events(enum misbehave);
+int		 mb_mute(const struct run *);
+long long	 mb_seq(const struct run *, long long);
+int		 mb_has_seq(const struct run *, long long);
+long long	 mb_after(const struct run *, long long);
+long long	 mb_at(const struct run *, long long);
+long long	 mb_npos(const struct run *, long long);
+long long	 mb_pos_of(const struct run *, long long);
+int		 mb_is_event(const struct run *, long long);
+int		 mb_is_huge(const struct run *, long long);
+const char	*mb_id(const struct run *, long long);
+
+/* chaos.c */
+void		 chaos_init(struct mock *);
+int		 chaos_active(const struct mock *);
+uint64_t	 chaos_rand(struct mock *);
+int		 chaos_roll(struct mock *, double);
+long long	 chaos_range(struct mock *, long long, long long);
+int		 chaos_pick(struct mock *);
+void		 chaos_reply(struct mock *, struct evhttp_request *, int);
 
 /* stream.c */
 void	 client_attach(struct mock *, struct run *, struct evhttp_request *,

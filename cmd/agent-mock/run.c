@@ -1,8 +1,9 @@
 /*
  * agent-mock runs: creation, the server-clock schedule (event i is due at
  * created + i * interval), cancellation, and the deterministic generation
- * of every event and Response object from the run's parameters. Nothing
- * per event is stored; the same index always yields the same bytes.
+ * of every event and Response object from the run's parameters, with the
+ * run's misbehaviour applied (misbehave.c). Nothing per event is stored;
+ * the same index always yields the same bytes.
  */
 #include <sys/random.h>
 
@@ -27,6 +28,7 @@ run_params_default(struct run_params *p)
 	p->delta_bytes = 0;
 	p->stall_after = -1;
 	p->fail = FAIL_NONE;
+	p->mb = MB_NONE;
 }
 
 /* Write 24 random hex digits into buf (at least 25 bytes). */
@@ -68,6 +70,13 @@ run_new(struct mock *m, const struct run_params *p, int background,
 		snprintf(r->id, sizeof r->id, "resp_%s", hex);
 	} while (htab_get(&m->by_id, r->id) != NULL);
 	snprintf(r->item_id, sizeof r->item_id, "msg_%s", hex);
+	if (p->mb == MB_ID_CHANGE) {
+		do {
+			random_hex24(hex);
+			snprintf(r->alt_id, sizeof r->alt_id, "resp_%s", hex);
+		} while (strcmp(r->alt_id, r->id) == 0 ||
+		    htab_get(&m->by_id, r->alt_id) != NULL);
+	}
 	r->m = m;
 	r->num = (unsigned long long)++m->nruns;
 	r->created_ms = util_now_ms();
@@ -291,10 +300,10 @@ dialect_status(const struct mock *m, const char *status)
 	return status;
 }
 
-/* Append the full Response object as it is once p events are out. */
-void
-run_write_response(struct mock *m, const struct run *r, long long p,
-    struct mbuf *b)
+/* Append the Response object with the given id once p events are out. */
+static void
+write_response(struct mock *m, const struct run *r, long long p,
+    const char *id, struct mbuf *b)
 {
 	enum ev_kind	kind = EV_DELTA;
 	int		term = run_is_terminal(r, p);
@@ -302,7 +311,7 @@ run_write_response(struct mock *m, const struct run *r, long long p,
 	if (term)
 		kind = run_kind(r, p - 1);
 	mbuf_adds(b, "{\"id\":\"");
-	mbuf_adds(b, r->id);
+	mbuf_adds(b, id);
 	mbuf_adds(b, "\",\"object\":\"response\",\"created_at\":");
 	mbuf_addll(b, r->created_ms / 1000);
 	mbuf_adds(b, ",\"status\":\"");
@@ -347,6 +356,14 @@ run_write_response(struct mock *m, const struct run *r, long long p,
 	mbuf_adds(b, ",\"metadata\":");
 	mbuf_adds(b, r->metadata_json);
 	mbuf_addc(b, '}');
+}
+
+/* Append the full Response object as it is once p events are out. */
+void
+run_write_response(struct mock *m, const struct run *r, long long p,
+    struct mbuf *b)
+{
+	write_response(m, r, p, r->id, b);
 }
 
 /* Append the nested Databricks error object for a failed run. */
@@ -422,14 +439,30 @@ run_event_type(const struct mock *m, const struct run *r, long long idx)
 	return "error";
 }
 
-/* Append {"type":TYPE,"sequence_number":N (the object stays open). */
+/*
+ * Append {"type":TYPE,"sequence_number":N for event idx (the object stays
+ * open); no_seq leaves the number out of its event.
+ */
 static void
-write_head(struct mbuf *b, const char *type, long long seq)
+write_head(struct mbuf *b, const char *type, const struct run *r,
+    long long idx)
 {
 	mbuf_adds(b, "{\"type\":\"");
 	mbuf_adds(b, type);
-	mbuf_adds(b, "\",\"sequence_number\":");
-	mbuf_addll(b, seq);
+	mbuf_addc(b, '"');
+	if (mb_has_seq(r, idx)) {
+		mbuf_adds(b, ",\"sequence_number\":");
+		mbuf_addll(b, mb_seq(r, idx));
+	}
+}
+
+/* Append n bytes of 'x' (the huge_line padding). */
+static void
+write_pad(struct mbuf *b, size_t n)
+{
+	memset(mbuf_reserve(b, n), 'x', n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 /* Append the item/output/content index fields of a text event. */
@@ -455,12 +488,12 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 	case EV_IN_PROGRESS:
 	case EV_COMPLETED:
 	case EV_CANCELLED:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"response\":");
-		run_write_response(m, r, idx + 1, b);
+		write_response(m, r, idx + 1, mb_id(r, idx), b);
 		break;
 	case EV_ITEM_ADDED:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"output_index\":0,\"item\":"
 		    "{\"type\":\"message\",\"id\":\"");
 		mbuf_adds(b, r->item_id);
@@ -468,42 +501,47 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 		    "\"role\":\"assistant\",\"content\":[]}");
 		break;
 	case EV_PART_ADDED:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		write_text_ids(r, b);
 		mbuf_adds(b, ",\"part\":{\"type\":\"output_text\","
 		    "\"text\":\"\",\"annotations\":[]}");
 		break;
 	case EV_DELTA:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		write_text_ids(r, b);
 		mbuf_adds(b, ",\"delta\":\"");
 		write_delta(r, idx - 4, b);
 		mbuf_adds(b, "\",\"logprobs\":[]");
+		if (mb_is_huge(r, idx)) {
+			mbuf_adds(b, ",\"obfuscation\":\"");
+			write_pad(b, MOCK_HUGE_PAD);
+			mbuf_addc(b, '"');
+		}
 		break;
 	case EV_TEXT_DONE:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		write_text_ids(r, b);
 		mbuf_adds(b, ",\"text\":\"");
 		run_write_text(r, r->p.events, b);
 		mbuf_adds(b, "\",\"logprobs\":[]");
 		break;
 	case EV_PART_DONE:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		write_text_ids(r, b);
 		mbuf_adds(b, ",\"part\":{\"type\":\"output_text\",\"text\":\"");
 		run_write_text(r, r->p.events, b);
 		mbuf_adds(b, "\",\"annotations\":[]}");
 		break;
 	case EV_ITEM_DONE:
-		write_head(b, type, idx);
+		write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"output_index\":0,\"item\":");
 		write_message(r, b);
 		break;
 	case EV_FAILED:
 		if (!db) {
-			write_head(b, type, idx);
+			write_head(b, type, r, idx);
 			mbuf_adds(b, ",\"response\":");
-			run_write_response(m, r, idx + 1, b);
+			write_response(m, r, idx + 1, mb_id(r, idx), b);
 			break;
 		}
 		/* FALLTHROUGH */
@@ -515,29 +553,41 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 			mbuf_adds(b, "{\"type\":\"error\","
 			    "\"code\":\"server_error\","
 			    "\"message\":\"mock error event\",\"param\":null");
-		mbuf_adds(b, ",\"sequence_number\":");
-		mbuf_addll(b, idx);
+		if (mb_has_seq(r, idx)) {
+			mbuf_adds(b, ",\"sequence_number\":");
+			mbuf_addll(b, mb_seq(r, idx));
+		}
 		break;
 	}
 	if (db) {
 		mbuf_adds(b, ",\"response_id\":\"");
-		mbuf_adds(b, r->id);
+		mbuf_adds(b, mb_id(r, idx));
 		mbuf_addc(b, '"');
 	}
 	mbuf_addc(b, '}');
 }
 
-/* Append event idx framed for the dialect's event stream. */
+/*
+ * Append event idx framed for the dialect's event stream; bad_json cuts
+ * the data of its event in half.
+ */
 void
 run_write_frame(struct mock *m, const struct run *r, long long idx,
     struct mbuf *b)
 {
+	size_t	start;
+
 	if (m->opts.dialect == DIALECT_OPENAI) {
 		mbuf_adds(b, "event: ");
 		mbuf_adds(b, run_event_type(m, r, idx));
 		mbuf_addc(b, '\n');
 	}
 	mbuf_adds(b, "data: ");
+	start = b->len;
 	run_write_event(m, r, idx, b);
+	if (!mb_is_event(r, idx)) {
+		b->len = start + (b->len - start) / 2;
+		b->p[b->len] = '\0';
+	}
 	mbuf_adds(b, "\n\n");
 }

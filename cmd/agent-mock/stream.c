@@ -2,7 +2,9 @@
  * agent-mock clients: requests attached to a run that wait for its events,
  * as an event stream or as a delayed JSON reply. Owns the per-run timers,
  * flow control (at most one batch in flight per connection), disconnect
- * detection (close callback) and the --drop-after fault.
+ * detection (close callback), the --drop-after fault, the stream faults of
+ * --chaos-drop, --chaos-stall and --chaos-split (a client may wait on its
+ * own timer), and the silent and trickling streams of mock_misbehave.
  */
 #include <sys/time.h>
 
@@ -18,7 +20,11 @@
 #include "xmalloc.h"
 #include "mock.h"
 
+#define TRICKLE_LEAD	"data: {\"type\":\"response.created\",\"response\":"
+
 static void	client_pump(struct client *);
+static void	client_flushed(struct evhttp_connection *, void *);
+static void	client_wait_cb(evutil_socket_t, short, void *);
 static void	run_schedule(struct run *);
 
 /* Detach a client from its run and free it (not its request). */
@@ -30,6 +36,11 @@ client_free(struct client *c)
 	TAILQ_REMOVE(&r->clients, c, entry);
 	if (c->in_flight)
 		r->nflight--;
+	if (c->waiting)
+		r->nwait--;
+	if (c->wait_ev != NULL)
+		event_free(c->wait_ev);
+	mbuf_free(&c->rest);
 	if (c->kind == CLIENT_SSE) {
 		r->nsse--;
 		c->m->st.streams_open--;
@@ -69,25 +80,175 @@ client_finish(struct client *c)
 	evhttp_send_reply_end(req);
 }
 
-/* The last chunk reached the kernel: drop the connection or send more. */
+/* Put a client on its own timer for ms milliseconds. */
+static void
+client_wait(struct client *c, int64_t ms)
+{
+	struct timeval	tv;
+
+	if (!c->waiting) {
+		c->waiting = 1;
+		c->run->nwait++;
+	}
+	if (c->wait_ev == NULL &&
+	    (c->wait_ev = evtimer_new(c->m->base, client_wait_cb, c)) == NULL)
+		fatalx("evtimer_new");
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->wait_ev, &tv);
+}
+
+/* Send the next byte of an event that never ends, a second from now. */
+static void
+client_trickle(struct client *c)
+{
+	static const char	 lead[] = TRICKLE_LEAD;
+	struct mock		*m = c->m;
+	char			 ch;
+
+	ch = c->written < (long long)sizeof lead - 1 ? lead[c->written] : 'x';
+	c->written++;
+	evbuffer_add(m->out, &ch, 1);
+	evhttp_send_reply_chunk(c->req, m->out);
+	evbuffer_drain(m->out, evbuffer_get_length(m->out));
+	client_wait(c, 1000);
+}
+
+/* Wait timer (trickle, a stall, a pause between split writes) ran out. */
+static void
+client_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client	*c = arg;
+	struct run	*r = c->run;
+
+	(void)fd;
+	(void)what;
+	if (c->trickle) {
+		client_trickle(c);
+		return;
+	}
+	c->waiting = 0;
+	r->nwait--;
+	client_pump(c);
+	run_schedule(r);
+}
+
+/*
+ * Write the next piece of a split batch (--chaos-split): cut it once at a
+ * random byte, and the rest again half of the time.
+ */
+static void
+client_piece(struct client *c)
+{
+	struct mock	*m = c->m;
+	size_t		 left = c->rest.len - c->rest_off, n = left;
+
+	if (left > 1 && (c->rest_off == 0 || chaos_roll(m, 0.5)))
+		n = (size_t)chaos_range(m, 1, (long long)left - 1);
+	m->chaos.splits++;
+	evbuffer_add(m->out, c->rest.p + c->rest_off, n);
+	c->rest_off += n;
+	if (c->rest_off == c->rest.len) {
+		mbuf_reset(&c->rest);
+		c->rest_off = 0;
+	}
+	c->in_flight = 1;
+	c->run->nflight++;
+	evhttp_send_reply_chunk_with_cb(c->req, m->out, client_flushed, c);
+	evbuffer_drain(m->out, evbuffer_get_length(m->out));
+}
+
+/* Send a batch of frames, whole or (--chaos-split) in small pieces. */
+static void
+client_send(struct client *c, const char *p, size_t len)
+{
+	struct mock	*m = c->m;
+
+	if (m->opts.chaos_split) {
+		mbuf_reset(&c->rest);
+		mbuf_add(&c->rest, p, len);
+		c->rest_off = 0;
+		client_piece(c);
+		return;
+	}
+	evbuffer_add(m->out, p, len);
+	c->in_flight = 1;
+	c->run->nflight++;
+	evhttp_send_reply_chunk_with_cb(c->req, m->out, client_flushed, c);
+	evbuffer_drain(m->out, evbuffer_get_length(m->out));
+}
+
+/*
+ * The last chunk reached the kernel: send the rest of a split batch, drop
+ * the connection, finish the reply, stall, or send more.
+ */
 static void
 client_flushed(struct evhttp_connection *evcon, void *arg)
 {
 	struct client	*c = arg;
 	struct mock	*m = c->m;
 	struct run	*r = c->run;
+	int64_t		 ms;
 
 	c->in_flight = 0;
 	r->nflight--;
-	if (m->opts.drop_after > 0 && c->written >= m->opts.drop_after) {
+	if (c->rest.len > 0) {
+		client_wait(c, chaos_range(m, 0, 2));
+		return;
+	}
+	if (c->dropping || (m->opts.drop_after > 0 &&
+	    c->written >= m->opts.drop_after)) {
 		log_debug("%s: dropping stream after %lld events", r->id,
 		    c->written);
 		/* Calls client_closecb, which frees c; libevent frees req. */
 		evhttp_connection_free(evcon);
 		return;
 	}
+	if (c->ending) {
+		client_finish(c);
+		run_schedule(r);
+		return;
+	}
+	if (c->stall_ms > 0) {
+		ms = c->stall_ms;
+		c->stall_ms = 0;
+		log_debug("%s: stalling stream for %lld ms", r->id,
+		    (long long)ms);
+		client_wait(c, ms);
+		run_schedule(r);
+		return;
+	}
 	client_pump(c);
 	run_schedule(r);
+}
+
+/*
+ * Roll the per-event stream faults for the frame just written at mark:
+ * --chaos-drop cuts it at a random point and closes the connection once
+ * the batch is out, --chaos-stall pauses the stream after the batch.
+ * Return 1 to end the batch here.
+ */
+static int
+client_chaos(struct client *c, size_t mark)
+{
+	struct mock	*m = c->m;
+	struct mbuf	*b = &m->scratch;
+
+	/* Keep a byte at least: an empty chunk is never flushed. */
+	if (chaos_roll(m, m->opts.chaos_drop)) {
+		b->len = mark + (size_t)chaos_range(m, mark == 0 ? 1 : 0,
+		    (long long)(b->len - mark));
+		b->p[b->len] = '\0';
+		c->dropping = 1;
+		m->chaos.drops++;
+		return 1;
+	}
+	if (chaos_roll(m, m->opts.chaos_stall)) {
+		c->stall_ms = chaos_range(m, 500, 5000);
+		m->chaos.stalls++;
+		return 1;
+	}
+	return m->opts.chaos_split;	/* one event per split batch */
 }
 
 /* Send the JSON reply of a waiting client once its run is terminal. */
@@ -107,27 +268,34 @@ client_pump_json(struct client *c, long long avail)
 }
 
 /*
- * Write every due event the client has not seen yet, in one chunk (up to
- * MOCK_BATCH_BYTES; the rest follows when it is flushed). Ends the reply
- * after the terminal event. May free c.
+ * Write every due event the client has not seen yet, in stream-position
+ * order (misbehave.c), in one chunk (up to MOCK_BATCH_BYTES; the rest
+ * follows when it is flushed). Ends the reply after the terminal event.
+ * May free c.
  */
 static void
 client_pump(struct client *c)
 {
 	struct mock	*m = c->m;
 	struct run	*r = c->run;
-	long long	 avail, end, first, left;
-	int		 term;
+	long long	 avail, npos, end, first, left;
+	size_t		 mark;
+	int		 term, chaos = chaos_active(m);
 
-	if (c->in_flight)
+	if (c->in_flight || c->waiting)
 		return;
+	if (c->rest.len > 0) {
+		client_piece(c);
+		return;
+	}
 	avail = run_avail(r, util_mono_ms());
 	term = run_is_terminal(r, avail);
 	if (c->kind == CLIENT_JSON) {
 		client_pump_json(c, avail);
 		return;
 	}
-	end = avail;
+	npos = mb_npos(r, avail);
+	end = npos;
 	if (m->opts.drop_after > 0) {
 		left = m->opts.drop_after - c->written;
 		if (end - c->next > left)
@@ -135,13 +303,22 @@ client_pump(struct client *c)
 	}
 	mbuf_reset(&m->scratch);
 	first = c->next;
-	while (c->next < end && m->scratch.len < MOCK_BATCH_BYTES)
-		run_write_frame(m, r, c->next++, &m->scratch);
+	while (c->next < end && m->scratch.len < MOCK_BATCH_BYTES) {
+		mark = m->scratch.len;
+		run_write_frame(m, r, mb_at(r, c->next++), &m->scratch);
+		if (chaos && client_chaos(c, mark))
+			break;
+	}
 	c->written += c->next - first;
-	if (term && c->next >= avail) {
+	if (term && c->next >= npos && !c->dropping) {
 		if (m->opts.dialect == DIALECT_DATABRICKS &&
 		    run_kind(r, avail - 1) == EV_COMPLETED)
 			mbuf_adds(&m->scratch, "data: [DONE]\n\n");
+		if (m->opts.chaos_split && m->scratch.len > 0) {
+			c->ending = 1;
+			client_send(c, m->scratch.p, m->scratch.len);
+			return;
+		}
 		if (m->scratch.len > 0) {
 			evbuffer_add(m->out, m->scratch.p, m->scratch.len);
 			evhttp_send_reply_chunk(c->req, m->out);
@@ -152,11 +329,7 @@ client_pump(struct client *c)
 	}
 	if (c->next == first)
 		return;
-	evbuffer_add(m->out, m->scratch.p, m->scratch.len);
-	c->in_flight = 1;
-	r->nflight++;
-	evhttp_send_reply_chunk_with_cb(c->req, m->out, client_flushed, c);
-	evbuffer_drain(m->out, evbuffer_get_length(m->out));
+	client_send(c, m->scratch.p, m->scratch.len);
 }
 
 /* Timer: events of the run became due. */
@@ -179,7 +352,7 @@ run_schedule(struct run *r)
 	struct timeval	tv;
 	int64_t		now = util_mono_ms(), delay;
 	long long	avail = run_avail(r, now), cap = run_cap(r), target;
-	int		ready = r->nsse - r->nflight;
+	int		ready = r->nsse - r->nflight - r->nwait;
 
 	if (ready + r->njson == 0 || avail >= cap ||
 	    (ready == 0 && !run_done(r))) {
@@ -215,7 +388,8 @@ run_wake(struct run *r)
 /*
  * Attach req to run r: start a 200 reply (event stream from event index
  * start, or a JSON body sent when the run is terminal), watch for the
- * peer closing, and send whatever is already due.
+ * peer closing, and send whatever is already due. A silent run's stream
+ * then sends nothing; a trickling one a byte a second.
  */
 void
 client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
@@ -242,7 +416,8 @@ client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
 	c->req = req;
 	c->evcon = evcon;
 	c->kind = kind;
-	c->next = start;
+	c->next = mb_pos_of(r, start);
+	mbuf_init(&c->rest);
 	TAILQ_INSERT_TAIL(&r->clients, c, entry);
 	if (kind == CLIENT_SSE) {
 		r->nsse++;
@@ -255,6 +430,15 @@ client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
 	evhttp_connection_set_closecb(evcon, client_closecb, c);
 	/* Reading stays on (with no read callback) to notice a close. */
 	bufferevent_enable(evhttp_connection_get_bufferevent(evcon), EV_READ);
+	if (kind == CLIENT_SSE && mb_mute(r) != 0) {
+		c->waiting = 1;
+		r->nwait++;
+		if (mb_mute(r) == 2) {
+			c->trickle = 1;
+			client_wait(c, 1000);
+		}
+		return;
+	}
 	client_pump(c);
 	run_schedule(r);
 }

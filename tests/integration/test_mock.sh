@@ -118,6 +118,14 @@ seqs_ok() {
 	    END { if (NR != n) exit 1 }'
 }
 
+# seqlist FILE: the sequence numbers of an SSE capture ("-" if none).
+seqlist() {
+	data "$1" | grep -v '^\[DONE\]$' | awk '
+	    { if (match($0, /"sequence_number":[0-9]+/))
+		printf "%s ", substr($0, RSTART + 18, RLENGTH - 18)
+	      else printf "- " }' | sed 's/ $//'
+}
+
 # same_as_truth FILE ID: streamed payloads equal /mock/runs/ID/events.
 same_as_truth() {
 	_want=$(curl -s "$B/mock/runs/$2/events")
@@ -136,7 +144,9 @@ rc=$?
 eq "help exits 0" "$rc" 0
 for f in --listen --port-file --dialect --reject-background --reject-stream \
     --no-resume --drop-after --fail-creates --fail-status --retry-after \
-    --verbose --help; do
+    --verbose --help --seed --chaos-drop --chaos-stall --chaos-429 \
+    --chaos-500 --chaos-split mock_misbehave no_seq gap out_of_order \
+    duplicate huge_line bad_json silent trickle id_change html; do
 	has "help documents $f" "$out" "$f"
 done
 "$MOCK" --bogus >/dev/null 2>&1
@@ -149,6 +159,12 @@ eq "bad --drop-after exits 2" "$?" 2
 eq "bad --listen port exits 2" "$?" 2
 "$MOCK" --fail-status 200 >/dev/null 2>&1
 eq "bad --fail-status exits 2" "$?" 2
+"$MOCK" --chaos-drop 1.5 >/dev/null 2>&1
+eq "bad --chaos-drop exits 2" "$?" 2
+"$MOCK" --chaos-500 x >/dev/null 2>&1
+eq "bad --chaos-500 exits 2" "$?" 2
+"$MOCK" --seed -1 >/dev/null 2>&1
+eq "bad --seed exits 2" "$?" 2
 
 # --- openai dialect ---------------------------------------------------
 start oa
@@ -412,6 +428,148 @@ rc=$?
 eq "drop-after 3 events" "$(data "$TMP/n1" | wc -l | tr -d ' ')" 3
 check "drop-after is abrupt" [ "$rc" -ne 0 ]
 stop nr
+
+# --- misbehaviour modes (metadata.mock_misbehave) -----------------------
+start mb
+# mbs MODE: stream a 6-delta run with MODE into $TMP/mb_MODE.
+mbs() {
+	curl -s -N -X POST "$B/v1/responses" -d '{"background":true,
+	    "stream":true,"metadata":{"mock_events":6,"mock_interval_ms":0,
+	    "mock_misbehave":"'"$1"'"}}' >"$TMP/mb_$1"
+}
+mbs no_seq
+eq "no_seq: event 6 has no sequence_number" "$(seqlist "$TMP/mb_no_seq")" \
+    "0 1 2 3 4 5 - 7 8 9 10 11 12 13"
+idm=$(data "$TMP/mb_no_seq" | head -n 1 | jstr id)
+check "no_seq: stream equals ground truth" same_as_truth "$TMP/mb_no_seq" \
+    "$idm"
+eq "no_seq: /mock/runs names the mode" \
+    "$(curl -s "$B/mock/runs/$idm" | jstr misbehave)" no_seq
+mbs gap
+eq "gap: sequence numbers skip 5" "$(seqlist "$TMP/mb_gap")" \
+    "0 1 2 3 4 6 7 8 9 10 11 12 13 14"
+idm=$(data "$TMP/mb_gap" | head -n 1 | jstr id)
+check "gap: stream equals ground truth" same_as_truth "$TMP/mb_gap" "$idm"
+curl -s -N "$B/v1/responses/$idm?stream=true&starting_after=5" >"$TMP/mb_g2"
+eq "gap: resume after the missing seq" "$(seqlist "$TMP/mb_g2" |
+    cut -d' ' -f1-2)" "6 7"
+mbs out_of_order
+eq "out_of_order: seq 5 before 4" "$(seqlist "$TMP/mb_out_of_order")" \
+    "0 1 2 3 5 4 6 7 8 9 10 11 12 13"
+idm=$(data "$TMP/mb_out_of_order" | head -n 1 | jstr id)
+check "out_of_order: stream equals ground truth" same_as_truth \
+    "$TMP/mb_out_of_order" "$idm"
+curl -s -N "$B/v1/responses/$idm?stream=true&starting_after=3" >"$TMP/mb_o2"
+eq "out_of_order: resume after 3 sends 5 4 6" "$(seqlist "$TMP/mb_o2" |
+    cut -d' ' -f1-3)" "5 4 6"
+mbs duplicate
+eq "duplicate: 5 twice, 6 again after 8" "$(seqlist "$TMP/mb_duplicate")" \
+    "0 1 2 3 4 5 5 6 7 8 6 9 10 11 12 13"
+idm=$(data "$TMP/mb_duplicate" | head -n 1 | jstr id)
+check "duplicate: stream equals ground truth (copies too)" same_as_truth \
+    "$TMP/mb_duplicate" "$idm"
+mbs huge_line
+eq "huge_line: one data line over 9 MiB" "$(awk 'length($0) > 9437184' \
+    "$TMP/mb_huge_line" | wc -l | tr -d ' ')" 1
+check "huge_line: stream ends normally" seqs_ok "$TMP/mb_huge_line" 14
+idm=$(data "$TMP/mb_huge_line" | head -n 1 | jstr id)
+check "huge_line: stream equals ground truth" same_as_truth \
+    "$TMP/mb_huge_line" "$idm"
+mbs bad_json
+eq "bad_json: event 6 is cut short" "$(data "$TMP/mb_bad_json" | sed -n 7p |
+    grep -c '}$')" 0
+idm=$(data "$TMP/mb_bad_json" | head -n 1 | jstr id)
+_want=$(curl -s "$B/mock/runs/$idm/events")
+_got="{\"events\":[$(data "$TMP/mb_bad_json" | sed 7d | paste -sd, -)]}"
+eq "bad_json: truth is the stream without it" "$_got" "$_want"
+mbs id_change
+idm=$(data "$TMP/mb_id_change" | head -n 1 | jstr id)
+alt=$(curl -s "$B/mock/runs/$idm" | jstr alt_id)
+eq "id_change: the last event carries the other id" \
+    "$(data "$TMP/mb_id_change" | tail -n 1 | jstr id)" "$alt"
+check "id_change: the other id differs" [ -n "$alt" ] && [ "$alt" != "$idm" ]
+check "id_change: stream equals ground truth" same_as_truth \
+    "$TMP/mb_id_change" "$idm"
+eq "id_change: retrieve keeps the real id" \
+    "$(curl -s "$B/v1/responses/$idm" | jstr id)" "$idm"
+h=$(curl -s -D - -X POST "$B/v1/responses" -d '{"background":true,
+    "stream":true,"metadata":{"mock_misbehave":"html"}}')
+has "html: 200 OK" "$h" "HTTP/1.1 200 OK"
+has "html: text/html" "$h" "Content-Type: text/html"
+has "html: an HTML body" "$h" "<html>"
+idm=$(printf %s "$h" | grep -i '^X-Mock-Response-Id' | tr -d '\r' |
+    sed 's/.*: //')
+eq "html: no events in the truth" "$(curl -s "$B/mock/runs/$idm/events")" \
+    '{"events":[]}'
+curl -s -N -m 1.5 -D "$TMP/mb_sh" -X POST "$B/v1/responses" \
+    -d '{"background":true,"stream":true,
+    "metadata":{"mock_misbehave":"silent","mock_interval_ms":0}}' \
+    >"$TMP/mb_silent"
+has "silent: SSE headers" "$(cat "$TMP/mb_sh")" "text/event-stream"
+eq "silent: not a byte of body" "$(wc -c <"$TMP/mb_silent" | tr -d ' ')" 0
+idm=$(grep -i '^X-Mock-Response-Id' "$TMP/mb_sh" | tr -d '\r' |
+    sed 's/.*: //')
+curl -s -N -m 1.2 "$B/v1/responses/$idm?stream=true" >"$TMP/mb_s2"
+eq "silent: resume silent too" "$(wc -c <"$TMP/mb_s2" | tr -d ' ')" 0
+eq "silent: no events in the truth" "$(curl -s "$B/mock/runs/$idm/events")" \
+    '{"events":[]}'
+curl -s -N -m 3.6 -X POST "$B/v1/responses" -d '{"background":true,
+    "stream":true,"metadata":{"mock_misbehave":"trickle"}}' \
+    >"$TMP/mb_trickle"
+eq "trickle: a byte a second" "$(cat "$TMP/mb_trickle")" "dat"
+eq "bad mock_misbehave 400" "$(code -X POST "$B/v1/responses" \
+    -d '{"metadata":{"mock_misbehave":"boom"}}')" 400
+has "mock_misbehave gap needs 5 deltas" "$(curl -s -X POST \
+    "$B/v1/responses" -d '{"metadata":{"mock_misbehave":"gap",
+    "mock_events":4}}')" "needs at least 5"
+sleep 0.3
+eq "muted streams closed with their clients" \
+    "$(curl -s "$B/mock/stats" | jnum streams_open)" 0
+stop mb
+eq "SIGTERM with muted runs exits 0" "$?" 0
+
+# --- chaos flags --------------------------------------------------------
+start c1 --seed 7 --chaos-429 1
+h=$(curl -s -D - -o /dev/null -X POST "$B/v1/responses" -d '{}')
+has "chaos-429: create 429" "$h" "429"
+has "chaos-429: Retry-After 1" "$h" "Retry-After: 1"
+eq "chaos-429: retrieve 429" "$(code "$B/v1/responses/resp_x")" 429
+has "chaos: stats count them" "$(curl -s "$B/mock/stats")" '"http429":2'
+has "chaos: stats show the seed" "$(curl -s "$B/mock/stats")" '"seed":7,'
+stop c1
+start c2 --chaos-500 1
+eq "chaos-500: create 500" "$(code -X POST "$B/v1/responses" -d '{}')" 500
+eq "chaos-500: resume 500" "$(code "$B/v1/responses/x?stream=true")" 500
+stop c2
+start c3 --seed 5 --chaos-split --chaos-stall 0.15
+t0=$(date +%s.%N)
+curl -s -N -X POST "$B/v1/responses" -d '{"background":true,"stream":true,
+    "metadata":{"mock_events":2,"mock_interval_ms":0}}' >"$TMP/c3"
+t1=$(date +%s.%N)
+idc=$(data "$TMP/c3" | head -n 1 | jstr id)
+check "chaos-split+stall: stream equals ground truth" same_as_truth \
+    "$TMP/c3" "$idc"
+st=$(curl -s "$B/mock/stats")
+check "chaos-split: events written in pieces" \
+    [ "$(printf %s "$st" | jnum split_writes)" -ge 20 ]
+eq "chaos-stall: seed 5 stalls once" "$(printf %s "$st" | jnum stalls)" 1
+check "chaos-stall: for 0.5 s or more" awk -v a="$t0" -v b="$t1" \
+    'BEGIN { exit !(b - a >= 0.5) }'
+stop c3
+# Same seed, same requests: the same cut points.
+for n in d1 d2; do
+	start $n --seed 42 --chaos-drop 0.2
+	curl -s -N -X POST "$B/v1/responses" -d '{"background":true,
+	    "stream":true,"metadata":{"mock_events":50,"mock_interval_ms":0}}' \
+	    >"$TMP/$n" 2>/dev/null
+	eval "rc_$n=$?"
+	stop $n
+done
+check "chaos-drop: connection closed abruptly" [ "$rc_d1" -ne 0 ]
+check "chaos-drop: cut before the end" sh -c "! grep -q response.completed \
+    '$TMP/d1'"
+eq "chaos-drop: same seed, same cut" "$(wc -c <"$TMP/d1" | tr -d ' ')" \
+    "$(wc -c <"$TMP/d2" | tr -d ' ')"
 
 echo "agent-mock selftest: $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
