@@ -150,5 +150,25 @@ chaos: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) ROUNDS=$(ROUNDS) sh tests/chaos/chaos.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: programs, man pages,
+# bash completion, the systemd unit and the cron wrapper.
+PREFIX	?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 bin/agentd bin/agentctl bin/agent-mock \
+	    $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 contrib/man/agentctl.1 contrib/man/agent-mock.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 contrib/man/agentd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 contrib/completion/agentctl.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/agentctl
+	install -m 644 contrib/systemd/agentd.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	if [ -f contrib/cron/agentd-batch ]; then \
+	    install -m 755 contrib/cron/agentd-batch $(DESTDIR)$(PREFIX)/bin/; fi
+
 clean:
 	rm -rf build build-asan build-fuzz bin

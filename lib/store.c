@@ -574,6 +574,29 @@ out:
 	return ret;
 }
 
+/*
+ * agentd let run n go after holding it back itself: restart its staleness
+ * clock (invariant 4). Fenced by gen. 1, 0 fenced, -1 error.
+ */
+int
+store_run_released(struct store *st, int64_t n, int64_t gen)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE runs SET released_at = ? WHERE "
+	    "n = ? AND lease_gen = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, util_now_ms());
+	sqlite3_bind_int64(s, 2, n);
+	sqlite3_bind_int64(s, 3, gen);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
 /* Concatenate the text deltas stored for run n. */
 char *
 store_delta_text(struct store *st, int64_t n)
@@ -915,7 +938,8 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 	if (sqlite3_prepare_v2(st->db, "SELECT n, id, lease_owner, backend_id, "
 	    "attempt < max_attempts FROM runs WHERE status IN ('starting',"
 	    "'running') AND max(coalesce(last_event_at, 0), "
-	    "coalesce(attached_at, 0), created_at) < ?", -1, &sel,
+	    "coalesce(attached_at, 0), coalesce(released_at, 0), created_at) "
+	    "< ?", -1, &sel,
 	    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(sel, 1, now - stale_ms);

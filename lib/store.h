@@ -122,6 +122,8 @@ struct run_patch {
 /* Apply a patch if the run's generation is gen: 1 applied, 0 fenced, -1. */
 int	store_run_patch(struct store *st, int64_t n, int64_t gen,
 	    const struct run_patch *p);
+/* agentd released run n after holding it back: restart its stale clock. */
+int	store_run_released(struct store *st, int64_t n, int64_t gen);
 /* Concatenated text deltas stored for run n (allocated, never NULL). */
 char	*store_delta_text(struct store *st, int64_t n);
 

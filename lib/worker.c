@@ -88,6 +88,8 @@ struct wrun {
 	size_t			 body_len;
 	int			 progress;	/* new events this transfer */
 	int64_t			 stream_max_seq;	/* highest seq this transfer */
+	int			 held;		/* waited on a 429 pause/store */
+	int64_t			 held_mark;	/* mono ms of the last note */
 	int			 stop;		/* terminal seen: stop reading */
 
 	struct pevent		*pend;
@@ -812,11 +814,28 @@ run_go(struct wrun *r, enum xkind kind)
 			wait = STORE_DOWN_RETRY_MS;	/* nowhere to write */
 		if (w->req_interval > 0 && w->next_req - now > wait)
 			wait = w->next_req - now;
+		/*
+		 * Invariant 4: a run we hold back is not stalled by the
+		 * backend. Its stale clock restarts when it is released, and
+		 * every quarter of --stale-after while it waits.
+		 */
+		if ((wait > 0 && (!r->held || now - r->held_mark >
+		    w->cfg->stale_after_s * 250)) || (wait == 0 && r->held)) {
+			r->held_mark = now;
+			if (store_run_released(w->st, r->n, r->gen) == 0) {
+				log_info("run %s: lease lost, dropping it",
+				    r->id);
+				run_free(r);
+				return;
+			}
+		}
 		if (wait > 0) {
+			r->held = 1;
 			run_schedule(r, wait + (int64_t)(worker_rand() % 500),
 			    kind);
 			return;
 		}
+		r->held = 0;
 		if (w->req_interval > 0)
 			w->next_req = (w->next_req > now ? w->next_req : now) +
 			    w->req_interval;

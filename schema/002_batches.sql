@@ -9,6 +9,9 @@ ALTER TABLE runs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE runs ADD COLUMN batch TEXT;
 ALTER TABLE runs ADD COLUMN custom_id TEXT;
 ALTER TABLE runs ADD COLUMN not_before INTEGER;	-- unix ms: retry backoff
+-- When agentd last let the run go after holding it back itself (a 429
+-- pause, the store refusing writes): staleness is measured from here too.
+ALTER TABLE runs ADD COLUMN released_at INTEGER;
 CREATE INDEX runs_batch ON runs(batch, n) WHERE batch IS NOT NULL;
 CREATE INDEX runs_lease ON runs(lease_owner) WHERE lease_owner IS NOT NULL;
 
