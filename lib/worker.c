@@ -866,10 +866,22 @@ run_go(struct wrun *r, enum xkind kind)
 		p.creates_inc = 1;
 		p.resolved_mode = backend_mode_name(r->mode);
 		p.resumable = r->resumable;
-		if (store_run_patch(r->w->st, r->n, r->gen, &p) != 1) {
+		switch (store_run_patch(r->w->st, r->n, r->gen, &p)) {
+		case 1:
+			break;
+		case 0:
 			free(body);
 			log_info("run %s: lease lost before create", r->id);
 			run_free(r);
+			return;
+		default:
+			/*
+			 * The store refused the write (a lock held elsewhere,
+			 * a full disk): not a lost lease. Wait and try again.
+			 */
+			free(body);
+			worker_store_down(r->w);
+			run_schedule(r, STORE_DOWN_RETRY_MS, XK_CREATE);
 			return;
 		}
 		stream = r->mode == MODE_BACKGROUND || r->mode == MODE_STREAM;
@@ -1104,8 +1116,16 @@ worker_flush(struct worker *w)
 	uint64_t		 nevents = 0;
 
 	w->flush_armed = 0;
-	if (TAILQ_EMPTY(&w->dirty))
+	if (TAILQ_EMPTY(&w->dirty)) {
+		/* Nothing buffered: probe whether the store takes writes. */
+		if (w->store_down) {
+			if (store_begin(w->st) == 0 && store_commit(w->st) == 0)
+				worker_store_up(w);
+			else
+				worker_flush_soon(w, STORE_DOWN_RETRY_MS);
+		}
 		return;
+	}
 	t0 = util_mono_us();
 	if (store_begin(w->st) != 0) {
 		worker_store_down(w);

@@ -31,6 +31,7 @@ struct ctl_ctx {
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	int			 opt_started;	/* ctl_getopt reset optind */
 	void			*curl;		/* CURL easy handle, lazily */
+	char			*noconn;	/* why agentd was unreachable */
 };
 
 struct ctl_cmd {
@@ -42,9 +43,24 @@ struct ctl_cmd {
 	int		(*exec)(struct ctl_ctx *, int argc, char **argv);
 };
 
+/* A subcommand ("batch status"): the word after the verb and its cmd. */
+struct ctl_subcmd {
+	const char		*word;
+	const struct ctl_cmd	*cmd;
+};
+
 /* cmd.c */
 extern const struct ctl_cmd *const ctl_cmd_table[];
+extern const struct ctl_subcmd ctl_batch_subcmds[];
+extern const struct ctl_subcmd ctl_queue_subcmds[];
 const struct ctl_cmd	*ctl_cmd_find(const char *name);
+const struct ctl_cmd	*ctl_subcmd_find(const struct ctl_subcmd *subs,
+			    const char *word);
+const struct ctl_cmd	*ctl_cmd_find_sub(const char *name,
+			    const char *word);
+int			 ctl_subcmd_exec(struct ctl_ctx *ctx,
+			    const struct ctl_subcmd *subs, int argc,
+			    char **argv);
 void			 ctl_cmd_synopsis(FILE *f, const char *prefix,
 			    const struct ctl_cmd *cmd);
 void			 ctl_cmd_usage(FILE *f, const struct ctl_cmd *cmd);
@@ -105,11 +121,35 @@ char	*ctl_error_message(const struct ctl_xfer *x);
 int	 ctl_status_exit(long status);
 int	 ctl_request(struct ctl_ctx *ctx, const char *method,
 	    const char *path, json_t *body, long *status, json_t **out);
+/* ctl_request_ex flags. */
+#define CTL_REQ_QUIET_NOCONN	0x1	/* connect failed: no message, */
+					/* ctx->noconn says why */
+int	 ctl_request_ex(struct ctl_ctx *ctx, const char *method,
+	    const char *path, json_t *body, int flags, long *status,
+	    json_t **out);
 void	 ctl_client_free(struct ctl_ctx *ctx);
 char	*ctl_escape(const char *s);
 char	*ctl_run_path(const char *id, const char *suffix);
+char	*ctl_batch_path(const char *name, const char *suffix);
 void	 ctl_query_add(char **path, const char *key, const char *value);
 void	 ctl_query_add_ll(char **path, const char *key, long long value);
+
+/*
+ * offline.c: working on the store directly when agentd is not running
+ * (batch and queue commands). The store path is --db PATH, else $AGENTD_DB.
+ */
+struct store;
+const char	*ctl_db_path(const char *opt);
+int		 ctl_unreachable(struct ctl_ctx *ctx, const char *db);
+struct store	*ctl_store_open(struct ctl_ctx *ctx, const char *db,
+		    int create);
+void		 ctl_offline_note(struct ctl_ctx *ctx, const char *db);
+int		 ctl_call(struct ctl_ctx *ctx, const char *method,
+		    const char *path, json_t *body, const char *dbopt,
+		    int create, json_t **out, struct store **stp);
+
+/* cmd-batch.c: 1 to 64 of [A-Za-z0-9_.:-], as agentd wants. */
+int	 ctl_valid_name(const char *s);
 
 /* follow.c: follow a run's event stream until its final status. */
 struct ctl_follow {

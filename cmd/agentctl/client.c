@@ -234,6 +234,18 @@ int
 ctl_request(struct ctl_ctx *ctx, const char *method, const char *path,
     json_t *body, long *status, json_t **out)
 {
+	return ctl_request_ex(ctx, method, path, body, 0, status, out);
+}
+
+/*
+ * ctl_request with flags: CTL_REQ_QUIET_NOCONN reports nothing when the
+ * socket cannot be connected to (agentd is not running) and leaves the
+ * reason in ctx->noconn instead; the return value is still 3.
+ */
+int
+ctl_request_ex(struct ctl_ctx *ctx, const char *method, const char *path,
+    json_t *body, int flags, long *status, json_t **out)
+{
 	struct ctl_xfer	 x;
 	json_error_t	 jerr;
 	json_t		*j;
@@ -251,6 +263,15 @@ ctl_request(struct ctl_ctx *ctx, const char *method, const char *path,
 	x.timeout_ms = CTL_REQUEST_TIMEOUT_MS;
 	ctl_xfer(ctx, &x);
 	free(text);
+	free(ctx->noconn);
+	ctx->noconn = NULL;
+	if (x.result == CTL_XFER_NOCONN && (flags & CTL_REQ_QUIET_NOCONN)) {
+		xasprintf(&ctx->noconn, "cannot connect to %s: %s",
+		    ctx->socket, x.errmsg != NULL ? x.errmsg :
+		    "connect failed");
+		ctl_xfer_free(&x);
+		return CTL_EXIT_UNREACHABLE;
+	}
 	if (x.result != CTL_XFER_OK) {
 		rc = ctl_xfer_failed(ctx, &x);
 		ctl_xfer_free(&x);
@@ -281,7 +302,7 @@ ctl_request(struct ctl_ctx *ctx, const char *method, const char *path,
 	return CTL_EXIT_OK;
 }
 
-/* Release the context's curl handle. */
+/* Release the context's curl handle and messages. */
 void
 ctl_client_free(struct ctl_ctx *ctx)
 {
@@ -289,6 +310,8 @@ ctl_client_free(struct ctl_ctx *ctx)
 		curl_easy_cleanup(ctx->curl);
 		ctx->curl = NULL;
 	}
+	free(ctx->noconn);
+	ctx->noconn = NULL;
 }
 
 /* Percent-encode s for a URL path segment or query value. Allocated. */
@@ -323,6 +346,18 @@ ctl_run_path(const char *id, const char *suffix)
 
 	e = ctl_escape(id);
 	xasprintf(&path, "/v1/runs/%s%s", e, suffix);
+	free(e);
+	return path;
+}
+
+/* "/v1/batches/<escaped name><suffix>". Allocated. */
+char *
+ctl_batch_path(const char *name, const char *suffix)
+{
+	char	*e, *path;
+
+	e = ctl_escape(name);
+	xasprintf(&path, "/v1/batches/%s%s", e, suffix);
 	free(e);
 	return path;
 }

@@ -1,53 +1,154 @@
 /*
- * agentctl batch: submit every line of a JSON Lines file, either OpenAI
- * Batch input lines ({"custom_id","method","url","body"}) or bare request
- * objects, each with an idempotency key so re-running the file is safe.
+ * agentctl batch: the command, its subcommand dispatch, and its default
+ * form "batch [submit] FILE": a JSON Lines file of OpenAI Batch API input
+ * lines (or bare request bodies) becomes a named batch, one run per line
+ * with idempotency key batch:NAME:CUSTOM_ID, so submitting a file again, or
+ * from two processes at once, adds nothing. The lines go to agentd in
+ * chunks (one transaction each); if agentd is not running they go straight
+ * into its store, where agentd finds them when it starts. The other
+ * subcommands are in cmd-batch-status.c and cmd-batch-results.c.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentctl.h"
+#include "batch.h"
+#include "store.h"
 #include "util.h"
 #include "xmalloc.h"
 
+#define CHUNK_LINES	500		/* lines per POST /v1/batches */
+#define CHUNK_BYTES	(512 * 1024)	/* about, per POST (--max-body) */
+#define MAX_CUSTOM_ID	512		/* bytes, as agentd allows */
+
 static int	cmd_batch_exec(struct ctl_ctx *, int, char **);
+static int	cmd_batch_submit_exec(struct ctl_ctx *, int, char **);
 
 const struct ctl_cmd ctl_cmd_batch = {
 	"batch",
-	"[--mode M] [--queue Q] [--priority N] FILE.jsonl|-",
-	"Submit one run per line of FILE (- for stdin). A line is either an\n"
-	"OpenAI Batch input line {\"custom_id\",\"method\",\"url\","
-	"\"body\"}, submitted\n"
-	"with idempotency key batch:CUSTOM_ID, or a bare request object, with\n"
-	"key line:HASH (64-bit FNV-1a of the line without its newline, 16 hex\n"
-	"digits). Lines already submitted are not submitted again. Bad lines\n"
-	"are reported and skipped. Prints \"submitted N, already present M,\n"
-	"bad K\"; exits 1 if any line was bad.\n",
-	1, 1,
+	"[submit] [--name NAME] [--queue Q] [--max-attempts N]\n"
+	"[--mode M] [--strict] [--require-daemon] [--db PATH]\n"
+	"FILE.jsonl|-\n"
+	"list | status NAME | wait NAME [--timeout SECS]\n"
+	"results NAME [-o FILE] [--errors-only] | cancel NAME",
+	"Named batches of runs, e.g. a file of jobs that cron drops every "
+	"night.\n"
+	"\n"
+	"  batch [submit] FILE  submit one run per line of FILE (- for "
+	"stdin)\n"
+	"  batch list           every batch with its progress\n"
+	"  batch status NAME    runs by status, progress, rate, time left\n"
+	"  batch wait NAME      wait until every run has finished; exit 0 "
+	"only\n"
+	"                       if all of them completed\n"
+	"  batch results NAME   write the OpenAI Batch API output lines\n"
+	"  batch cancel NAME    cancel the runs that have not finished\n"
+	"\n"
+	"'agentctl batch SUBCOMMAND --help' describes each. If agentd is not\n"
+	"running, submit stores the runs in its database (--db PATH, else\n"
+	"$AGENTD_DB) for agentd to dispatch when it starts, and list, status,\n"
+	"wait, results and cancel work on that database directly.\n",
+	1, -1,
 	cmd_batch_exec
 };
 
-static const struct option batch_opts[] = {
-	{ "mode",	required_argument, NULL, 'M' },
-	{ "queue",	required_argument, NULL, 'q' },
-	{ "priority",	required_argument, NULL, 'p' },
+const struct ctl_cmd ctl_cmd_batch_submit = {
+	"batch",
+	"[submit] [--name NAME] [--queue Q] [--max-attempts N]\n"
+	"[--mode M] [--strict] [--require-daemon] [--db PATH]\n"
+	"FILE.jsonl|-",
+	"Submit FILE (- for stdin) as the batch NAME (default: the file's\n"
+	"base name without its extension, \"stdin\" for -). A NAME is 1 to 64\n"
+	"characters of [A-Za-z0-9_.:-]. Each line is an OpenAI Batch API\n"
+	"input line {\"custom_id\": ID, \"method\": \"POST\", \"url\":\n"
+	"\"/v1/responses\", \"body\": {REQUEST}}, or a bare REQUEST, whose\n"
+	"custom_id is \"line-\" and the 64-bit FNV-1a hash of the line's\n"
+	"bytes (without its newline) in 16 hex digits. Every line becomes a\n"
+	"run with idempotency key batch:NAME:CUSTOM_ID: submitting the same\n"
+	"file again, or twice at once, adds nothing. Blank lines are ignored.\n"
+	"\n"
+	"Bad lines (invalid JSON, not an object, custom_id missing, empty or\n"
+	"over 512 bytes, method not POST, url not /v1/responses, body not an\n"
+	"object, a custom_id seen before in the file) are reported as\n"
+	"\"line N: REASON\" and skipped; with --strict, nothing is submitted\n"
+	"if any line is bad. Prints \"batch NAME: submitted N, already\n"
+	"present M, bad K\" (--json: an object with the counts and errors).\n"
+	"\n"
+	"--queue Q       the queue (default \"default\"; see agentctl queue)\n"
+	"--max-attempts N  tries per run for retryable failures (1-100;\n"
+	"                default: the queue's setting, else 3)\n"
+	"--mode M        auto (default), background, stream, poll or batch\n"
+	"--db PATH       agentd's database (default $AGENTD_DB), used when\n"
+	"                agentd is not running: the runs are stored there\n"
+	"                and dispatched when agentd starts\n"
+	"--require-daemon  exit 3 instead if agentd is not running\n"
+	"\n"
+	"Exit status: 0 every line submitted or already present, 1 some\n"
+	"lines bad, 2 usage or unreadable FILE, 3 agentd unreachable (and no\n"
+	"database to fall back on), 5 agentd refused the batch.\n",
+	1, 1,
+	cmd_batch_submit_exec
+};
+
+static const struct option submit_opts[] = {
+	{ "name",		required_argument, NULL, 'n' },
+	{ "queue",		required_argument, NULL, 'q' },
+	{ "max-attempts",	required_argument, NULL, 'a' },
+	{ "mode",		required_argument, NULL, 'M' },
+	{ "strict",		no_argument,	   NULL, 'S' },
+	{ "require-daemon",	no_argument,	   NULL, 'R' },
+	{ "db",			required_argument, NULL, 'D' },
 	CTL_COMMON_OPTS
 };
 
-struct batch {
-	struct ctl_ctx	*ctx;
-	const char	*mode;
-	const char	*queue;
-	const char	*priority;	/* NULL or validated */
-	long long	 prio;
-	long		 submitted, present, bad;
-	json_t		*runs;		/* for --json */
-	json_t		*errors;	/* for --json */
+/* One good line. */
+struct item {
+	char	*custom_id;
+	json_t	*body;		/* the request object */
+	size_t	 size;		/* about its bytes in a POST body */
+	long	 lineno;
 };
+
+struct submit {
+	struct ctl_ctx	*ctx;
+	const char	*name;
+	const char	*queue;
+	const char	*mode;
+	const char	*dbopt;
+	long long	 max_attempts;	/* 0: the default */
+	int		 strict;
+	int		 require_daemon;
+	struct item	*items;
+	size_t		 nitems, cap;
+	size_t		*slots;		/* set of custom_ids: index + 1 */
+	size_t		 nslots;
+	json_t		*errors;	/* [{"line","message"}] */
+	long		 bad;
+	long		 submitted, present;
+	const char	*db;		/* the store, if offline */
+	struct store	*st;
+};
+
+/* True if s is a batch or queue name: 1 to 64 of [A-Za-z0-9_.:-]. */
+int
+ctl_valid_name(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 64)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("_.:-", s[i]) != NULL))
+			return 0;
+	}
+	return 1;
+}
 
 /* 64-bit FNV-1a of len bytes. */
 static uint64_t
@@ -63,207 +164,447 @@ fnv1a64(const char *buf, size_t len)
 	return h;
 }
 
-/* Report bad line lineno and count it. */
+/* Report bad line lineno (why is consumed) and count it. */
 static void
-bad_line(struct batch *b, long lineno, const char *why)
+bad_line(struct submit *s, long lineno, char *why)
 {
-	ctl_error(b->ctx, "line %ld: %s", lineno, why);
-	b->bad++;
-	json_array_append_new(b->errors, json_pack("{sIss}", "line",
+	ctl_error(s->ctx, "line %ld: %s", lineno, why);
+	s->bad++;
+	json_array_append_new(s->errors, json_pack("{sIss}", "line",
 	    (json_int_t)lineno, "message", why));
+	free(why);
+}
+
+/* Grow the custom_id hash set to hold at least twice the items. */
+static void
+seen_grow(struct submit *s)
+{
+	size_t	 n, i, h, *old = s->slots, oldn = s->nslots;
+	char	*cid;
+
+	if (s->nslots >= 2 * (s->nitems + 1))
+		return;
+	n = s->nslots == 0 ? 1024 : s->nslots * 2;
+	s->slots = xcalloc(n, sizeof *s->slots);
+	s->nslots = n;
+	for (i = 0; i < oldn; i++) {
+		if (old[i] == 0)
+			continue;
+		cid = s->items[old[i] - 1].custom_id;
+		h = (size_t)fnv1a64(cid, strlen(cid)) & (n - 1);
+		while (s->slots[h] != 0)
+			h = (h + 1) & (n - 1);
+		s->slots[h] = old[i];
+	}
+	free(old);
 }
 
 /*
- * Turn one line into the request and its idempotency key, or explain in
- * *why (static text or an allocated string in *whyp) why it is bad.
+ * Add item idx to the set of custom_ids; if its custom_id was there,
+ * return the line of the first one (and add nothing), else 0.
  */
-static json_t *
-parse_line(const char *line, size_t len, char **keyp, char **whyp)
+static long
+seen_add(struct submit *s, size_t idx)
+{
+	const char	*cid = s->items[idx].custom_id;
+	size_t		 h;
+
+	seen_grow(s);
+	h = (size_t)fnv1a64(cid, strlen(cid)) & (s->nslots - 1);
+	while (s->slots[h] != 0) {
+		if (strcmp(s->items[s->slots[h] - 1].custom_id, cid) == 0)
+			return s->items[s->slots[h] - 1].lineno;
+		h = (h + 1) & (s->nslots - 1);
+	}
+	s->slots[h] = idx + 1;
+	return 0;
+}
+
+/* True if the object is meant as a Batch API input line. */
+static int
+is_batch_line(json_t *j)
+{
+	return json_object_get(j, "custom_id") != NULL ||
+	    json_object_get(j, "method") != NULL ||
+	    json_object_get(j, "url") != NULL ||
+	    json_object_get(j, "body") != NULL;
+}
+
+/* Why the string field key of j is not want (allocated), or NULL. */
+static char *
+check_field(json_t *j, const char *key, const char *want)
+{
+	json_t	*v = json_object_get(j, key);
+	char	*why = NULL;
+
+	if (v == NULL)
+		xasprintf(&why, "missing %s (want \"%s\")", key, want);
+	else if (!json_is_string(v))
+		xasprintf(&why, "%s is not a string (want \"%s\")", key, want);
+	else if (strcmp(json_string_value(v), want) != 0)
+		xasprintf(&why, "%s \"%.100s\" is not supported (want \"%s\")",
+		    key, json_string_value(v), want);
+	return why;
+}
+
+/*
+ * Parse one line into an item, or explain why it is bad (allocated, in
+ * *whyp). The item's strings are allocated; its body is a new reference.
+ */
+static int
+parse_line(const char *line, size_t len, struct item *it, char **whyp)
 {
 	json_error_t	 err;
-	json_t		*j, *body = NULL, *req;
-	const char	*cid = NULL, *s;
+	json_t		*j, *v;
+	char		*why = NULL;
 
-	*keyp = *whyp = NULL;
-	if ((j = json_loadb(line, len, 0, &err)) == NULL) {
+	memset(it, 0, sizeof *it);
+	if ((j = json_loadb(line, len, JSON_DECODE_ANY, &err)) == NULL) {
 		xasprintf(whyp, "invalid JSON at column %d: %s", err.column,
 		    err.text);
-		return NULL;
+		return -1;
 	}
 	if (!json_is_object(j)) {
 		*whyp = xstrdup("not a JSON object");
 		json_decref(j);
-		return NULL;
+		return -1;
 	}
-	if (json_object_get(j, "custom_id") == NULL) {
-		xasprintf(keyp, "line:%016llx",
+	if (!is_batch_line(j)) {
+		/* A bare request: the line's hash is its custom_id. */
+		xasprintf(&it->custom_id, "line-%016llx",
 		    (unsigned long long)fnv1a64(line, len));
-		return j;
-	}
-	if (!json_is_string(json_object_get(j, "custom_id")) ||
-	    *(cid = json_string_value(json_object_get(j, "custom_id"))) ==
-	    '\0')
-		*whyp = xstrdup("custom_id is not a non-empty string");
-	else if ((s = ctl_str(j, "method", NULL)) != NULL &&
-	    strcmp(s, "POST") != 0)
-		xasprintf(whyp, "unsupported method %s (want POST)", s);
-	else if ((s = ctl_str(j, "url", NULL)) != NULL &&
-	    strcmp(s, "/v1/responses") != 0)
-		xasprintf(whyp, "unsupported url %s (want /v1/responses)", s);
-	else if ((body = json_object_get(j, "body")) == NULL)
-		*whyp = xstrdup("missing body");
-	else if (!json_is_object(body))
-		*whyp = xstrdup("body is not a JSON object");
-	if (*whyp != NULL) {
-		json_decref(j);
-		return NULL;
-	}
-	xasprintf(keyp, "batch:%s", cid);
-	req = json_incref(body);
-	json_decref(j);
-	return req;
-}
-
-/*
- * Submit one request. Return 0 when done with the line (good or bad), or
- * an exit code if the daemon cannot be reached.
- */
-static int
-submit_line(struct batch *b, long lineno, json_t *req, const char *key)
-{
-	struct ctl_xfer	 x;
-	json_t		*env, *reply;
-	const char	*id;
-	char		*text, *msg;
-	int		 created;
-
-	env = json_object();
-	json_object_set(env, "request", req);
-	if (b->mode != NULL)
-		json_object_set_new(env, "mode", json_string(b->mode));
-	json_object_set_new(env, "idempotency_key", json_string(key));
-	if (b->queue != NULL)
-		json_object_set_new(env, "queue", json_string(b->queue));
-	if (b->priority != NULL)
-		json_object_set_new(env, "priority", json_integer(b->prio));
-	text = json_dumps(env, JSON_COMPACT);
-	json_decref(env);
-
-	memset(&x, 0, sizeof x);
-	x.method = "POST";
-	x.path = "/v1/runs";
-	x.body = text;
-	x.timeout_ms = 300000;
-	ctl_xfer(b->ctx, &x);
-	free(text);
-	if (x.result != CTL_XFER_OK) {
-		ctl_xfer_failed(b->ctx, &x);
-		ctl_xfer_free(&x);
-		return CTL_EXIT_UNREACHABLE;
-	}
-	if (x.status < 200 || x.status > 299) {
-		msg = ctl_error_message(&x);
-		bad_line(b, lineno, msg);
-		free(msg);
-		ctl_xfer_free(&x);
+		it->body = j;
+		it->size = len + 64;
 		return 0;
 	}
-	reply = json_loadb(x.resp != NULL ? x.resp : "", x.resp_len, 0,
-	    NULL);
-	ctl_xfer_free(&x);
-	id = ctl_str(reply, "id", NULL);
-	if (id == NULL)
-		id = ctl_str(json_object_get(reply, "run"), "id", NULL);
-	if (json_is_boolean(json_object_get(reply, "created")))
-		created = json_is_true(json_object_get(reply, "created"));
-	else
-		created = x.status == 201;
-	if (created)
-		b->submitted++;
-	else
-		b->present++;
-	json_array_append_new(b->runs, json_pack("{sIssss?sb}", "line",
-	    (json_int_t)lineno, "idempotency_key", key, "id", id,
-	    "created", created));
-	json_decref(reply);
+	v = json_object_get(j, "custom_id");
+	if (v == NULL)
+		why = xstrdup("missing custom_id");
+	else if (!json_is_string(v))
+		why = xstrdup("custom_id is not a string");
+	else if (json_string_length(v) == 0)
+		why = xstrdup("custom_id is empty");
+	else if (json_string_length(v) > MAX_CUSTOM_ID)
+		xasprintf(&why, "custom_id is longer than %d bytes",
+		    MAX_CUSTOM_ID);
+	else if (strlen(json_string_value(v)) != json_string_length(v))
+		why = xstrdup("custom_id contains a NUL character");
+	else if ((why = check_field(j, "method", "POST")) == NULL &&
+	    (why = check_field(j, "url", "/v1/responses")) == NULL) {
+		if (json_object_get(j, "body") == NULL)
+			why = xstrdup("missing body");
+		else if (!json_is_object(json_object_get(j, "body")))
+			why = xstrdup("body is not a JSON object");
+	}
+	if (why != NULL) {
+		*whyp = why;
+		json_decref(j);
+		return -1;
+	}
+	it->custom_id = xstrdup(json_string_value(v));
+	it->body = json_incref(json_object_get(j, "body"));
+	it->size = len + 64;
+	json_decref(j);
 	return 0;
 }
 
-/* Process every line of f; return 0 or an exit code that stopped us. */
+/* Read every line of f; the good ones become items. 0, or -1. */
 static int
-batch_file(struct batch *b, FILE *f)
+read_lines(struct submit *s, FILE *f)
 {
-	json_t	*req;
-	char	*line = NULL, *key, *why;
-	size_t	 cap = 0, len, i;
-	ssize_t	 n;
-	long	 lineno = 0;
-	int	 rc = 0;
+	struct item	 it;
+	char		*line = NULL, *p, *why;
+	size_t		 cap = 0, len, i;
+	ssize_t		 n;
+	long		 lineno = 0, first;
 
-	while (rc == 0 && (n = getline(&line, &cap, f)) != -1) {
+	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
+		p = line;
 		len = (size_t)n;
-		if (len > 0 && line[len - 1] == '\n')
+		if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf",
+		    3) == 0) {
+			p += 3;		/* a UTF-8 byte order mark */
+			len -= 3;
+		}
+		if (len > 0 && p[len - 1] == '\n')
 			len--;
-		if (len > 0 && line[len - 1] == '\r')
+		if (len > 0 && p[len - 1] == '\r')
 			len--;
 		for (i = 0; i < len; i++) {
-			if (line[i] != ' ' && line[i] != '\t')
+			if (p[i] != ' ' && p[i] != '\t')
 				break;
 		}
 		if (i == len)
 			continue;	/* blank line */
-		if ((req = parse_line(line, len, &key, &why)) == NULL) {
-			bad_line(b, lineno, why);
-			free(why);
+		if (parse_line(p, len, &it, &why) != 0) {
+			bad_line(s, lineno, why);
 			continue;
 		}
-		rc = submit_line(b, lineno, req, key);
-		json_decref(req);
-		free(key);
-	}
-	if (rc == 0 && ferror(f)) {
-		ctl_error(b->ctx, "reading: %s", strerror(errno));
-		rc = CTL_EXIT_USAGE;
+		it.lineno = lineno;
+		if (s->nitems == s->cap) {
+			s->cap = s->cap == 0 ? 256 : s->cap * 2;
+			s->items = xreallocarray(s->items, s->cap,
+			    sizeof *s->items);
+		}
+		s->items[s->nitems] = it;
+		if ((first = seen_add(s, s->nitems)) != 0) {
+			xasprintf(&why, "duplicate custom_id \"%.100s\" "
+			    "(first on line %ld)", it.custom_id, first);
+			bad_line(s, lineno, why);
+			free(it.custom_id);
+			json_decref(it.body);
+			continue;
+		}
+		s->nitems++;
 	}
 	free(line);
-	return rc;
+	if (ferror(f))
+		return -1;
+	return 0;
 }
 
-/* Parse options, submit the file, print the summary. */
+/* The end of the chunk of items starting at from. */
+static size_t
+chunk_end(struct submit *s, size_t from)
+{
+	size_t	to, bytes = 0;
+
+	for (to = from; to < s->nitems && to - from < CHUNK_LINES; to++) {
+		if (to > from && bytes + s->items[to].size > CHUNK_BYTES)
+			break;
+		bytes += s->items[to].size;
+	}
+	return to;
+}
+
+/* POST items [from, to) to agentd. 0 or an exit code. */
+static int
+submit_api(struct submit *s, size_t from, size_t to)
+{
+	json_t	*body, *reqs, *reply;
+	size_t	 i;
+	int	 rc;
+
+	reqs = json_array();
+	for (i = from; i < to; i++)
+		json_array_append_new(reqs, json_pack("{sssO}", "custom_id",
+		    s->items[i].custom_id, "request", s->items[i].body));
+	body = json_pack("{ssso}", "name", s->name, "requests", reqs);
+	if (s->queue != NULL)
+		json_object_set_new(body, "queue", json_string(s->queue));
+	if (s->mode != NULL)
+		json_object_set_new(body, "mode", json_string(s->mode));
+	if (s->max_attempts > 0)
+		json_object_set_new(body, "max_attempts",
+		    json_integer(s->max_attempts));
+	rc = ctl_request_ex(s->ctx, "POST", "/v1/batches", body,
+	    CTL_REQ_QUIET_NOCONN, NULL, &reply);
+	json_decref(body);
+	if (rc != 0)
+		return rc;
+	s->submitted += ctl_int(reply, "submitted", 0);
+	s->present += ctl_int(reply, "already_present", 0);
+	json_decref(reply);
+	return CTL_EXIT_OK;
+}
+
+/* Store items [from, to) directly, in one transaction. */
+static int
+submit_store(struct submit *s, size_t from, size_t to)
+{
+	struct batch_new	 b;
+	struct batch_item	*bi;
+	char			*cause = NULL;
+	size_t			 i;
+	int			 sub, pres, rc;
+
+	memset(&b, 0, sizeof b);
+	b.name = s->name;
+	b.queue = s->queue;
+	b.mode = s->mode;
+	b.max_attempts = (int)s->max_attempts;
+	bi = xcalloc(to - from + 1, sizeof *bi);
+	for (i = from; i < to; i++) {
+		bi[i - from].custom_id = s->items[i].custom_id;
+		bi[i - from].request = json_dumps(s->items[i].body,
+		    JSON_COMPACT);
+		if (bi[i - from].request == NULL) {
+			fprintf(stderr, "agentctl: out of memory\n");
+			exit(CTL_EXIT_DAEMON);
+		}
+	}
+	rc = batch_submit(s->st, &b, bi, to - from, &sub, &pres, &cause);
+	for (i = 0; i < to - from; i++)
+		free((char *)bi[i].request);
+	free(bi);
+	if (rc != 0) {
+		ctl_error(s->ctx, "cannot store the batch in %s: %s", s->db,
+		    cause);
+		free(cause);
+		return CTL_EXIT_DAEMON;
+	}
+	s->submitted += sub;
+	s->present += pres;
+	return CTL_EXIT_OK;
+}
+
+/*
+ * agentd is not running: open its store instead, unless told not to.
+ * from is the first item not submitted yet. 0 or an exit code.
+ */
+static int
+go_offline(struct submit *s, size_t from)
+{
+	if (s->require_daemon) {
+		ctl_error(s->ctx, "agentd is not running (%s) and "
+		    "--require-daemon is given: %s", s->ctx->noconn,
+		    from == 0 ? "nothing was submitted" : "the rest of the "
+		    "lines were not submitted");
+		return CTL_EXIT_UNREACHABLE;
+	}
+	if ((s->db = ctl_db_path(s->dbopt)) == NULL)
+		return ctl_unreachable(s->ctx, NULL);
+	if ((s->st = ctl_store_open(s->ctx, s->db, 1)) == NULL)
+		return CTL_EXIT_UNREACHABLE;
+	return CTL_EXIT_OK;
+}
+
+/* Submit every item, chunk by chunk (at least one call). */
+static int
+submit_all(struct submit *s)
+{
+	size_t	from = 0, to;
+	int	rc;
+
+	do {
+		to = chunk_end(s, from);
+		if (s->st == NULL) {
+			rc = submit_api(s, from, to);
+			if (rc == CTL_EXIT_UNREACHABLE &&
+			    s->ctx->noconn != NULL &&
+			    (rc = go_offline(s, from)) == 0)
+				rc = submit_store(s, from, to);
+		} else
+			rc = submit_store(s, from, to);
+		if (rc != 0) {
+			if (from > 0 && from < s->nitems)
+				ctl_error(s->ctx, "lines from line %ld on "
+				    "were not submitted; submit the file "
+				    "again to finish (nothing is added "
+				    "twice)", s->items[from].lineno);
+			return rc;
+		}
+		from = to;
+	} while (from < s->nitems);
+	return CTL_EXIT_OK;
+}
+
+/* The default batch name for path: its base name without extension. */
+static char *
+default_name(const char *path)
+{
+	const char	*base;
+	char		*name, *dot;
+
+	if (strcmp(path, "-") == 0)
+		return xstrdup("stdin");
+	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	name = xstrdup(base);
+	if ((dot = strrchr(name, '.')) != NULL && dot != name)
+		*dot = '\0';
+	return name;
+}
+
+/* Print the summary line or the JSON document. */
+static void
+print_summary(struct submit *s)
+{
+	json_t	*out;
+
+	if (s->ctx->json) {
+		out = json_pack("{sssIsIsIsbss?sO}", "name", s->name,
+		    "submitted", (json_int_t)s->submitted, "already_present",
+		    (json_int_t)s->present, "bad", (json_int_t)s->bad,
+		    "offline", s->st != NULL, "db", s->st != NULL ? s->db :
+		    NULL, "errors", s->errors);
+		ctl_print_json(out);
+		json_decref(out);
+		return;
+	}
+	printf("batch %s: submitted %ld, already present %ld, bad %ld\n",
+	    s->name, s->submitted, s->present, s->bad);
+}
+
+/* batch: run a subcommand, or submit (the default). */
 static int
 cmd_batch_exec(struct ctl_ctx *ctx, int argc, char **argv)
 {
-	struct batch	 b;
+	int	rc;
+
+	if ((rc = ctl_subcmd_exec(ctx, ctl_batch_subcmds, argc, argv)) >= 0)
+		return rc;
+	ctx->cmd = &ctl_cmd_batch_submit;
+	return cmd_batch_submit_exec(ctx, argc, argv);
+}
+
+/* batch [submit]: parse options, read the file, submit, summarise. */
+static int
+cmd_batch_submit_exec(struct ctl_ctx *ctx, int argc, char **argv)
+{
+	struct submit	 s;
 	const char	*path;
-	json_t		*out;
+	char		*name = NULL;
+	size_t		 i;
 	FILE		*f;
 	int		 ch, rc;
 
-	memset(&b, 0, sizeof b);
-	b.ctx = ctx;
-	while ((ch = ctl_getopt(ctx, argc, argv, "", batch_opts)) != -1) {
+	memset(&s, 0, sizeof s);
+	s.ctx = ctx;
+	while ((ch = ctl_getopt(ctx, argc, argv, "", submit_opts)) != -1) {
 		switch (ch) {
+		case 'n':
+			s.name = optarg;
+			if (!ctl_valid_name(optarg))
+				return ctl_usage_error(ctx, "bad --name: %s "
+				    "(1 to 64 of A-Z a-z 0-9 _ . : -)", optarg);
+			break;
+		case 'q':
+			s.queue = optarg;
+			if (!ctl_valid_name(optarg))
+				return ctl_usage_error(ctx, "bad --queue: %s "
+				    "(1 to 64 of A-Z a-z 0-9 _ . : -)", optarg);
+			break;
+		case 'a':
+			if (util_parse_int(optarg, 1, 100,
+			    &s.max_attempts) != 0)
+				return ctl_usage_error(ctx, "bad "
+				    "--max-attempts: %s (1 to 100)", optarg);
+			break;
 		case 'M':
-			b.mode = optarg;
+			s.mode = optarg;
 			if (strcmp(optarg, "auto") != 0 &&
 			    strcmp(optarg, "background") != 0 &&
 			    strcmp(optarg, "stream") != 0 &&
-			    strcmp(optarg, "batch") != 0 &&
-			    strcmp(optarg, "poll") != 0)
+			    strcmp(optarg, "poll") != 0 &&
+			    strcmp(optarg, "batch") != 0)
 				return ctl_usage_error(ctx, "bad --mode: %s",
 				    optarg);
 			break;
-		case 'q':
-			b.queue = optarg;
+		case 'S':
+			s.strict = 1;
 			break;
-		case 'p':
-			b.priority = optarg;
-			if (util_parse_int(optarg, INT_MIN, INT_MAX,
-			    &b.prio) != 0)
-				return ctl_usage_error(ctx,
-				    "bad --priority: %s", optarg);
+		case 'R':
+			s.require_daemon = 1;
 			break;
+		case 'D':
+			s.dbopt = optarg;
+			break;
+		case CTL_OPT_HELP:
+			/* "batch --help" describes every subcommand. */
+			ctl_cmd_print_help(stdout, strcmp(argv[0], "submit") ==
+			    0 ? &ctl_cmd_batch_submit : &ctl_cmd_batch);
+			return CTL_EXIT_OK;
 		default:
 			return ctl_getopt_exit(ctx, ch);
 		}
@@ -271,30 +612,63 @@ cmd_batch_exec(struct ctl_ctx *ctx, int argc, char **argv)
 	if (ctl_check_args(ctx, argc - optind) != 0)
 		return CTL_EXIT_USAGE;
 	path = argv[optind];
+	if (s.name == NULL) {
+		name = default_name(path);
+		if (!ctl_valid_name(name)) {
+			rc = ctl_usage_error(ctx, "%s does not make a batch "
+			    "name (1 to 64 of A-Z a-z 0-9 _ . : -); use --name",
+			    name);
+			free(name);
+			return rc;
+		}
+		s.name = name;
+	}
 	if (strcmp(path, "-") == 0)
 		f = stdin;
 	else if ((f = fopen(path, "r")) == NULL) {
 		ctl_error(ctx, "%s: %s", path, strerror(errno));
+		free(name);
 		return CTL_EXIT_USAGE;
 	}
-	b.runs = json_array();
-	b.errors = json_array();
-	rc = batch_file(&b, f);
+
+	s.errors = json_array();
+	rc = CTL_EXIT_OK;
+	if (read_lines(&s, f) != 0) {
+		ctl_error(ctx, "reading %s: %s", strcmp(path, "-") == 0 ?
+		    "stdin" : path, strerror(errno));
+		rc = CTL_EXIT_USAGE;
+	}
 	if (f != stdin)
 		fclose(f);
-	if (ctx->json) {
-		out = json_pack("{sIsIsIsOsO}", "submitted",
-		    (json_int_t)b.submitted, "present", (json_int_t)b.present,
-		    "bad", (json_int_t)b.bad, "runs", b.runs, "errors",
-		    b.errors);
-		ctl_print_json(out);
-		json_decref(out);
-	} else
-		printf("submitted %ld, already present %ld, bad %ld\n",
-		    b.submitted, b.present, b.bad);
-	json_decref(b.runs);
-	json_decref(b.errors);
-	if (rc != 0)
-		return rc;
-	return b.bad == 0 ? CTL_EXIT_OK : CTL_EXIT_RUN;
+	if (rc == CTL_EXIT_OK && s.strict && s.bad > 0) {
+		ctl_error(ctx, "--strict: %ld bad line%s, nothing submitted",
+		    s.bad, s.bad == 1 ? "" : "s");
+		print_summary(&s);
+		rc = CTL_EXIT_RUN;
+	} else if (rc == CTL_EXIT_OK) {
+		rc = submit_all(&s);
+		if (rc == CTL_EXIT_OK) {
+			if (s.st != NULL)
+				ctl_error(ctx, "agentd is not running (%s); "
+				    "the runs were stored in %s for dispatch "
+				    "when it starts", ctx->noconn, s.db);
+			else if (s.submitted == 0 && s.present > 0 &&
+			    !ctx->json)
+				ctl_error(ctx, "nothing new: all %ld runs were "
+				    "submitted before", s.present);
+			print_summary(&s);
+			rc = s.bad == 0 ? CTL_EXIT_OK : CTL_EXIT_RUN;
+		}
+	}
+
+	store_close(s.st);
+	for (i = 0; i < s.nitems; i++) {
+		free(s.items[i].custom_id);
+		json_decref(s.items[i].body);
+	}
+	free(s.items);
+	free(s.slots);
+	json_decref(s.errors);
+	free(name);
+	return rc;
 }

@@ -10,10 +10,11 @@ static int	cmd_help_exec(struct ctl_ctx *, int, char **);
 
 const struct ctl_cmd ctl_cmd_help = {
 	"help",
-	"[COMMAND]",
+	"[COMMAND [SUBCOMMAND]]",
 	"Without COMMAND, list the commands; else show COMMAND's usage and\n"
-	"description (as COMMAND --help does).\n",
-	0, 1,
+	"description (as COMMAND --help does), or SUBCOMMAND's (batch and\n"
+	"queue have subcommands, e.g. \"help batch status\").\n",
+	0, 2,
 	cmd_help_exec
 };
 
@@ -33,10 +34,14 @@ cmd_help_exec(struct ctl_ctx *ctx, int argc, char **argv)
 		return ctl_getopt_exit(ctx, ch);
 	if (ctl_check_args(ctx, argc - optind) != 0)
 		return CTL_EXIT_USAGE;
-	if (argc - optind == 1) {
+	if (argc - optind >= 1) {
 		if ((cmd = ctl_cmd_find(argv[optind])) == NULL)
 			return ctl_usage_error(ctx, "unknown command: %s",
 			    argv[optind]);
+		if (argc - optind == 2 && (cmd = ctl_cmd_find_sub(
+		    argv[optind], argv[optind + 1])) == NULL)
+			return ctl_usage_error(ctx, "unknown subcommand: %s %s",
+			    argv[optind], argv[optind + 1]);
 		ctl_cmd_print_help(stdout, cmd);
 		return CTL_EXIT_OK;
 	}

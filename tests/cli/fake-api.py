@@ -11,6 +11,8 @@ How a submitted run behaves depends on its request.input text:
   otherwise             -> completed; the output text is the input, sent as
                            one response.output_text.delta per word
 request.metadata.fake_age_s back-dates created_at by that many seconds.
+Batches (/v1/batches...) and queues (/v1/queues...) are kept as agentd
+keeps them, in a simplified form: every batch line is a run as above.
 
 usage: fake-api.py SOCKET [--state FILE] [--log FILE] [--event-delay SECS]
                    [--die-after-events N] [--chunk BYTES]
@@ -49,12 +51,16 @@ class State:
         self.events = {}        # id -> [event]
         self.extra = {}         # id -> {"output_text", "stale"}
         self.keys = {}          # idempotency key -> id
+        self.batches = {}       # name -> {queue, max_attempts, ..., ids}
+        self.queues = {}        # name -> settings
         self.started = time.time()
         if path and os.path.exists(path):
             with open(path) as f:
                 d = json.load(f)
             self.runs, self.events = d["runs"], d["events"]
             self.extra, self.keys = d["extra"], d["keys"]
+            self.batches = d.get("batches", {})
+            self.queues = d.get("queues", {})
 
     def save(self):
         if not self.path:
@@ -62,7 +68,8 @@ class State:
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"runs": self.runs, "events": self.events,
-                       "extra": self.extra, "keys": self.keys}, f)
+                       "extra": self.extra, "keys": self.keys,
+                       "batches": self.batches, "queues": self.queues}, f)
         os.replace(tmp, self.path)
 
     def add_event(self, rid, etype, data):
@@ -212,6 +219,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.health()
             if path == "/v1/runs":
                 return self.list_runs(q)
+            if path == "/v1/batches":
+                return self.send_json(200, {"batches": [
+                    self.batch_status(n) for n in sorted(
+                        st.batches, key=lambda n: (
+                            -st.batches[n]["created_at"], n))]})
+            if path == "/v1/queues":
+                return self.send_json(200, self.queue_list())
+            m = re.fullmatch(r"/v1/batches/([^/]+)(/results)?", path)
+            if m:
+                name = urllib.parse.unquote(m.group(1))
+                if name not in st.batches:
+                    return self.error(404, "not_found", "no batch %s" % name)
+                if m.group(2) is None:
+                    return self.send_json(200, self.batch_status(name))
+                return self.batch_results(name, q.get("errors_only") in
+                                          ("true", "1"))
             m = re.fullmatch(r"/v1/runs/([^/]+)(/events|/result)?", path)
             if not m:
                 return self.error(404, "not_found", "no such endpoint")
@@ -246,6 +269,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"resumed": ids})
             if path == "/v1/runs/prune":
                 return self.prune(body)
+            if path == "/v1/batches":
+                return self.batch_submit(body)
+            m = re.fullmatch(r"/v1/batches/([^/]+)/cancel", path)
+            if m:
+                return self.batch_cancel(urllib.parse.unquote(m.group(1)))
+            m = re.fullmatch(r"/v1/queues/([^/]+)", path)
+            if m:
+                return self.queue_set(urllib.parse.unquote(m.group(1)),
+                                      body)
             m = re.fullmatch(r"/v1/runs/([^/]+)/(resume|cancel)", path)
             if not m:
                 return self.error(404, "not_found", "no such endpoint")
@@ -369,6 +401,136 @@ class Handler(BaseHTTPRequestHandler):
         st.keys = {k: v for k, v in st.keys.items() if v in st.runs}
         st.save()
         self.send_json(200, {"deleted": len(gone)})
+
+    # -- batches and queues --
+
+    NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+    def batch_submit(self, body):
+        st = self.server.state
+        if not isinstance(body, dict) or not isinstance(
+                body.get("name"), str) or not self.NAME_RE.fullmatch(
+                body["name"]):
+            return self.error(400, "bad_request", "bad batch name")
+        reqs = body.get("requests")
+        if not isinstance(reqs, list) or len(reqs) > 10000:
+            return self.error(400, "bad_request", "bad requests")
+        for i, r in enumerate(reqs):
+            if not isinstance(r, dict) or not isinstance(
+                    r.get("custom_id"), str) or not r["custom_id"] or \
+                    not isinstance(r.get("request"), dict):
+                return self.error(400, "bad_request",
+                                  "requests[%d]: bad line" % i)
+        name = body["name"]
+        queue = body.get("queue") or "default"
+        b = st.batches.setdefault(name, {
+            "queue": queue, "max_attempts": body.get("max_attempts") or 3,
+            "created_at": now_ms(), "cancelled_at": None, "ids": [],
+            "custom_ids": {}})
+        sub = pres = 0
+        for r in reqs:
+            key = "batch:%s:%s" % (name, r["custom_id"])
+            if key in st.keys:
+                pres += 1
+                continue
+            run = st.create({"request": r["request"], "queue": queue,
+                             "mode": body.get("mode") or "auto",
+                             "idempotency_key": key})
+            b["ids"].append(run["id"])
+            b["custom_ids"][run["id"]] = r["custom_id"]
+            sub += 1
+        st.save()
+        self.send_json(200, {"name": name, "submitted": sub,
+                             "already_present": pres})
+
+    def batch_status(self, name):
+        st = self.server.state
+        b = st.batches[name]
+        counts = {}
+        for rid in b["ids"]:
+            s = st.runs[rid]["status"]
+            counts[s] = counts.get(s, 0) + 1
+        done = sum(n for s, n in counts.items() if s in FINISHED)
+        total = len(b["ids"])
+        return {"name": name, "queue": b["queue"],
+                "max_attempts": b["max_attempts"],
+                "created_at": b["created_at"],
+                "cancelled_at": b["cancelled_at"], "total": total,
+                "finished": done, "counts": counts,
+                "rate_per_min": 6.0 if done else 0.0,
+                "eta_s": (total - done) * 10 if done < total and done
+                else None, "last_finished_at": None}
+
+    def batch_results(self, name, errors_only):
+        st = self.server.state
+        b = st.batches[name]
+        out = []
+        for rid in b["ids"]:
+            run = st.runs[rid]
+            if errors_only and run["status"] == "completed":
+                continue
+            rq = "batch_req_" + rid[2:]
+            if run["status"] == "completed":
+                resp = {"status_code": 200, "request_id": rq, "body": {
+                    "id": run["backend_id"], "status": "completed",
+                    "output_text": st.extra[rid]["output_text"]}}
+                err = None
+            else:
+                resp = None
+                err = {"code": run["status"], "message": run["status"]}
+            out.append(json.dumps({"id": rq,
+                                   "custom_id": b["custom_ids"][rid],
+                                   "response": resp, "error": err}))
+        body = "".join(line + "\n" for line in out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def batch_cancel(self, name):
+        st = self.server.state
+        if name not in st.batches:
+            return self.error(404, "not_found", "no batch %s" % name)
+        n = 0
+        for rid in st.batches[name]["ids"]:
+            if st.runs[rid]["status"] not in FINISHED:
+                st.finish(rid, "cancelled", None)
+                n += 1
+        st.batches[name]["cancelled_at"] = now_ms()
+        st.save()
+        self.send_json(200, {"name": name, "cancelled": n})
+
+    def queue_list(self):
+        st = self.server.state
+        names = set(st.queues) | {r["queue"] for r in st.runs.values()}
+        out = []
+        for n in sorted(names):
+            q = st.queues.get(n, {})
+            runs = [r for r in st.runs.values() if r["queue"] == n]
+            out.append({
+                "name": n, "max_inflight": q.get("max_inflight"),
+                "paused": q.get("paused", False),
+                "priority": q.get("priority", 0),
+                "max_attempts": q.get("max_attempts"),
+                "queued": sum(r["status"] == "pending" for r in runs),
+                "inflight": sum(r["status"] in ("starting", "running")
+                                for r in runs),
+                "completed": sum(r["status"] == "completed" for r in runs),
+                "failed": sum(r["status"] in FINISHED and
+                              r["status"] != "completed" for r in runs)})
+        return {"queues": out}
+
+    def queue_set(self, name, body):
+        st = self.server.state
+        if not self.NAME_RE.fullmatch(name) or not isinstance(body, dict):
+            return self.error(400, "bad_request", "bad queue")
+        q = st.queues.setdefault(name, {})
+        for k in ("max_inflight", "paused", "priority", "max_attempts"):
+            if k in body:
+                q[k] = body[k]
+        st.save()
+        self.send_json(200, self.queue_list())
 
     # -- SSE --
 

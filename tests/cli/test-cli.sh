@@ -133,8 +133,8 @@ check "--version" 0 '^agentctl [0-9]+\.[0-9]+'
 ctl --help
 check "--help lists commands" 0 'submit' && \
     check "--help lists exit codes" 0 'not found'
-for c in batch cancel events help list prune result resume show status \
-    submit watch; do
+for c in batch cancel events help list prune queue result resume show \
+    status submit watch; do
 	ctl "$c" --help
 	check "$c --help" 0 "^usage: agentctl $c"
 	ctl help "$c"
@@ -183,6 +183,33 @@ ctl resume r_x --stale
 check "resume: ID and --stale" 2
 ctl batch
 check "batch: no file" 2
+ctl batch "$TMP/nonexistent.jsonl" --require-daemon
+check "batch: missing file before the daemon" 2 '' 'nonexistent.jsonl'
+printf '{"model":"m","input":"offline"}\n' >"$TMP/off.jsonl"
+ctl batch "$TMP/off.jsonl" --require-daemon --db "$TMP/off.db"
+check "batch --require-daemon, daemon down: exit 3" 3 '' 'require-daemon'
+[ ! -e "$TMP/off.db" ] && pass "batch --require-daemon: no store made" ||
+    fail "batch --require-daemon: no store made"
+ctl batch "$TMP/off.jsonl"
+check "batch, daemon down, no --db: exit 3" 3 '' 'AGENTD_DB'
+ctl batch "$TMP/off.jsonl" --db "$TMP/off.db"
+check "batch --db, daemon down: stored" 0 \
+    '^batch off: submitted 1, already present 0, bad 0$' \
+    "not running .*stored in $TMP/off.db for dispatch when it starts"
+AGENTD_DB=$TMP/off.db "$AGENTCTL" -s "$SOCK" batch "$TMP/off.jsonl" \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+check "batch with AGENTD_DB, daemon down: present" 0 \
+    '^batch off: submitted 0, already present 1, bad 0$'
+ctl batch status off --db "$TMP/off.db"
+check "batch status --db, daemon down" 0 '^  pending +1$' \
+    "using its store $TMP/off.db"
+ctl queue list --db "$TMP/off.db"
+check "queue list --db, daemon down" 0 '^default +- +false +0 +1 +0 +0 +0$'
+ctl batch status off
+check "batch status, daemon down, no --db: exit 3" 3 '' 'AGENTD_DB'
+ctl batch list --db "$TMP/nonexistent.db"
+check "batch list --db missing file: exit 3" 3 '' 'nonexistent.db'
 ctl events r_x --limit 0
 check "events: bad --limit" 2
 
@@ -381,23 +408,137 @@ cat >"$TMP/batch.jsonl" <<'EOF'
 {"model": "m", "input": 
 [1, 2, 3]
 {"custom_id": "req-4", "method": "POST", "url": "/v1/responses", "body": {"model": "m", "input": "four"}}
+{"custom_id": "req-1", "method": "POST", "url": "/v1/responses", "body": {"model": "m", "input": "again"}}
+{"custom_id": "req-5", "method": "GET", "url": "/v1/responses", "body": {}}
+{"custom_id": "req-6", "method": "POST", "url": "/v1/chat/completions", "body": {}}
+{"custom_id": "", "method": "POST", "url": "/v1/responses", "body": {}}
+{"custom_id": "req-7", "method": "POST", "url": "/v1/responses", "body": "text"}
 EOF
+BARE_ID=$("$PYTHON" -c 'import functools; print("line-%016x" % functools.reduce(lambda h, c: ((h ^ c) * 0x100000001b3) & (2**64 - 1), b"{\"model\": \"m\", \"input\": \"bare two\"}", 0xcbf29ce484222325))')
 ctl batch "$TMP/batch.jsonl"
-check "batch: summary" 1 '^submitted 3, already present 0, bad 3$' \
+check "batch: summary" 1 '^batch batch: submitted 3, already present 0, bad 8$' \
     '^agentctl: batch: line 4: missing body$'
-grep -q '^agentctl: batch: line 5: invalid JSON' "$TMP/err" &&
+grep -q '^agentctl: batch: line 5: invalid JSON at column [0-9]' "$TMP/err" &&
     grep -q '^agentctl: batch: line 6: not a JSON object' "$TMP/err" &&
+    grep -q '^agentctl: batch: line 8: duplicate custom_id "req-1" (first on line 1)$' "$TMP/err" &&
+    grep -q '^agentctl: batch: line 9: method "GET" is not supported' "$TMP/err" &&
+    grep -q '^agentctl: batch: line 10: url "/v1/chat/completions" is not supported' "$TMP/err" &&
+    grep -q '^agentctl: batch: line 11: custom_id is empty$' "$TMP/err" &&
+    grep -q '^agentctl: batch: line 12: body is not a JSON object$' "$TMP/err" &&
     pass "batch: bad lines reported" || fail "batch: bad lines reported"
-pycheck "batch: idempotency keys" '(lambda k: k[0] == "batch:req-1" and k[2] == "batch:req-4" and k[1] == "line:%016x" % __import__("functools").reduce(lambda h, c: ((h ^ c) * 0x100000001b3) & (2**64 - 1), b"{\"model\": \"m\", \"input\": \"bare two\"}", 0xcbf29ce484222325))([e["body"]["idempotency_key"] for e in log if e["method"] == "POST" and e["path"] == "/v1/runs" and "idempotency_key" in e["body"]][-3:])'
-pycheck "batch: body submitted as the request" '[e for e in log if e["method"] == "POST"][-1]["body"]["request"] == {"model": "m", "input": "four"}'
+pycheck "batch: one POST /v1/batches, custom_ids" "(lambda b: b['name'] == 'batch' and [r['custom_id'] for r in b['requests']] == ['req-1', '$BARE_ID', 'req-4'])([e for e in log if e['method'] == 'POST' and e['path'] == '/v1/batches'][-1]['body'])"
+pycheck "batch: body submitted as the request" '[e for e in log if e["method"] == "POST"][-1]["body"]["requests"][2]["request"] == {"model": "m", "input": "four"}'
 ctl batch "$TMP/batch.jsonl"
 check "batch: re-run finds them present" 1 \
-    '^submitted 0, already present 3, bad 3$'
+    '^batch batch: submitted 0, already present 3, bad 8$'
 head -n 2 "$TMP/batch.jsonl" >"$TMP/good.jsonl"
-ctl_in "$TMP/good.jsonl" batch - --json
-pycheck "batch - --json, all good: exit 0" 'j["present"] == 2 and j["bad"] == 0 and len(j["runs"]) == 2'
+ctl_in "$TMP/good.jsonl" batch - --name batch --json
+pycheck "batch - --name --json, all good" 'j["name"] == "batch" and j["already_present"] == 2 and j["submitted"] == 0 and j["bad"] == 0 and j["errors"] == [] and j["offline"] is False'
 [ "$rc" -eq 0 ] && pass "batch: exit 0 without bad lines" ||
     fail "batch: exit 0 without bad lines"
+ctl_in "$TMP/good.jsonl" batch -
+check "batch -: named stdin" 0 '^batch stdin: submitted 2, already present 0, bad 0$'
+ctl batch submit --strict --queue q2 --max-attempts 4 --mode background \
+    "$TMP/batch.jsonl" --name strict
+check "batch --strict: nothing submitted" 1 \
+    '^batch strict: submitted 0, already present 0, bad 8$' \
+    'strict: 8 bad lines, nothing submitted'
+pycheck "batch --strict: no request" '[e for e in log if e["method"] == "POST"][-1]["body"].get("name") != "strict"'
+ctl batch submit --queue q2 --max-attempts 4 --mode background \
+    "$TMP/good.jsonl" --name opts
+pycheck "batch: options sent" '(lambda b: b["queue"] == "q2" and b["max_attempts"] == 4 and b["mode"] == "background")([e for e in log if e["method"] == "POST"][-1]["body"])'
+ctl batch "$TMP/good.jsonl" --name 'bad name'
+check "batch: bad --name" 2 '' 'bad --name'
+cp "$TMP/good.jsonl" "$TMP/has space.jsonl"
+ctl batch "$TMP/has space.jsonl"
+check "batch: file name is no batch name" 2 '' 'use --name'
+ctl batch --max-attempts 0 "$TMP/good.jsonl"
+check "batch: bad --max-attempts" 2 '' 'max-attempts'
+ctl batch "$TMP/nonexistent.jsonl"
+check "batch: missing file" 2 '' 'nonexistent.jsonl'
+ctl batch a b
+check "batch: too many arguments" 2 '' 'too many arguments'
+
+ctl batch status batch
+check "batch status" 0 '^progress: +3/3 finished \(100\.0%\)$'
+grep -q '^  completed  3$' "$TMP/out" && pass "batch status: counts" ||
+    fail "batch status: counts"
+ctl batch status batch --json
+pycheck "batch status --json" 'j["name"] == "batch" and j["total"] == 3 and j["counts"] == {"completed": 3}'
+ctl batch status nosuch
+check "batch status: unknown batch, exit 4" 4 '' 'no batch nosuch'
+ctl batch list
+check "batch list" 0 '^NAME +QUEUE +RUNS +COMPLETED +FAILED +ACTIVE +PROGRESS +ETA +AGE$' &&
+    check "batch list: rows" 0 '^batch +default +3 +3 +0 +0 +100% +done '
+ctl batch list --json
+pycheck "batch list --json" 'sorted(b["name"] for b in j["batches"]) == ["batch", "opts", "stdin"]'
+ctl batch wait batch
+check "batch wait: all completed" 0 '^batch batch: all 3 runs finished: completed 3$'
+printf '{"model": "m", "input": "[fail] x"}\n{"model": "m", "input": "ok"}\n' \
+    >"$TMP/fails.jsonl"
+ctl batch "$TMP/fails.jsonl"
+ctl batch wait fails
+check "batch wait: a run failed, exit 1" 1 \
+    '^batch fails: all 2 runs finished: completed 1, failed 1$'
+ctl batch wait fails --json
+pycheck "batch wait --json: the final status" 'j["finished"] == 2'
+printf '{"model": "m", "input": "[pending] x"}\n' >"$TMP/pend.jsonl"
+ctl batch "$TMP/pend.jsonl"
+ctl batch wait pend --timeout 1
+check "batch wait --timeout" 1 '' 'timed out after 1 s: 0 of 1 runs finished'
+ctl batch wait pend --timeout x
+check "batch wait: bad --timeout" 2 '' 'bad --timeout'
+ctl batch results batch
+pycheck "batch results: one line per run" "[json.loads(l)['custom_id'] for l in lines] == ['req-1', '$BARE_ID', 'req-4']"
+ctl batch results fails --errors-only -o "$TMP/res.jsonl"
+check "batch results -o" 0 "^batch fails: wrote 1 result to $TMP/res.jsonl\$"
+pycheck "batch results --errors-only: the path" '[e for e in log if e["method"] == "GET"][-1]["path"] == "/v1/batches/fails/results?errors_only=true"'
+[ "$(wc -l <"$TMP/res.jsonl")" -eq 1 ] && [ ! -e "$TMP/res.jsonl.tmp" ] &&
+    grep -q '"error": {"code": "failed"' "$TMP/res.jsonl" &&
+    pass "batch results -o: the file" || fail "batch results -o: the file"
+ctl batch results nosuch -o "$TMP/none.jsonl"
+check "batch results: unknown batch, exit 4" 4
+[ ! -e "$TMP/none.jsonl" ] && [ ! -e "$TMP/none.jsonl.tmp" ] &&
+    pass "batch results: no file on failure" ||
+    fail "batch results: no file on failure"
+ctl batch cancel pend
+check "batch cancel" 0 '^batch pend: cancelled 1 run$'
+ctl batch cancel pend --json
+pycheck "batch cancel --json" 'j == {"name": "pend", "cancelled": 0}'
+ctl batch cancel nosuch
+check "batch cancel: unknown batch" 4
+ctl batch status
+check "batch status: missing NAME" 2 '' '^usage: agentctl batch status NAME'
+ctl help batch status
+check "help batch status" 0 '^usage: agentctl batch status NAME'
+ctl batch results --help
+check "batch results --help" 0 '^usage: agentctl batch results NAME'
+ctl batch --help
+check "batch --help: the subcommands" 0 'batch wait NAME'
+
+ctl queue set q1 --max-inflight 5 --paused true --priority 3 \
+    --max-attempts 2
+check "queue set" 0 '^q1 +5 +true +3 '
+pycheck "queue set: body" '[e for e in log if e["method"] == "POST"][-1] == {"method": "POST", "path": "/v1/queues/q1", "accept": "application/json", "body": {"max_inflight": 5, "paused": True, "priority": 3, "max_attempts": 2}}'
+ctl queue set q1 --max-inflight none --paused false
+pycheck "queue set none: null" '[e for e in log if e["method"] == "POST"][-1]["body"] == {"max_inflight": None, "paused": False}'
+ctl queue list
+check "queue list" 0 '^NAME +MAX-INFLIGHT +PAUSED +PRIORITY +QUEUED +INFLIGHT +COMPLETED +FAILED$' &&
+    check "queue list: rows" 0 '^q1 +- +false +3 '
+ctl queue list --json
+pycheck "queue list --json" '"q1" in [q["name"] for q in j["queues"]]'
+ctl queue set q1
+check "queue set: nothing to set" 2 '' 'nothing to set'
+ctl queue set q1 --paused maybe
+check "queue set: bad --paused" 2 '' 'bad --paused'
+ctl queue set q1 --max-inflight -1
+check "queue set: bad --max-inflight" 2 '' 'bad --max-inflight'
+ctl queue set 'q 1' --priority 1
+check "queue set: bad name" 2 '' 'bad queue name'
+ctl queue
+check "queue: missing subcommand" 2 '' 'missing subcommand'
+ctl queue frob
+check "queue: unknown subcommand" 2 '' 'unknown subcommand: frob'
 
 # watch re-attaches when the daemon restarts mid-stream.
 ctl submit --model m --input "one two three four five six seven"
