@@ -44,9 +44,9 @@ cmd_events_exec(struct ctl_ctx *ctx, int argc, char **argv)
 				    optarg);
 			break;
 		case 'n':
-			if (util_parse_int(optarg, 1, 1000000, &limit) != 0)
-				return ctl_usage_error(ctx, "bad --limit: %s",
-				    optarg);
+			if (util_parse_int(optarg, 1, 10000, &limit) != 0)
+				return ctl_usage_error(ctx, "bad --limit: %s "
+				    "(1 to 10000)", optarg);
 			break;
 		default:
 			return ctl_getopt_exit(ctx, ch);

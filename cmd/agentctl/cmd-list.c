@@ -75,9 +75,10 @@ cmd_list_exec(struct ctl_ctx *ctx, int argc, char **argv)
 		case 'S': status = optarg; break;
 		case 'q': queue = optarg; break;
 		case 'n':
-			if (util_parse_int(optarg, 1, 1000000, &limit) != 0)
-				return ctl_usage_error(ctx, "bad --limit: %s",
-				    optarg);
+			if (util_parse_int(optarg, 1, 1000, &limit) != 0)
+				return ctl_usage_error(ctx, "bad --limit: %s "
+				    "(1 to 1000 a page; --all pages through "
+				    "everything)", optarg);
 			break;
 		case 'a': every = 1; break;
 		default:

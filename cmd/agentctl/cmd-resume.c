@@ -13,7 +13,7 @@ const struct ctl_cmd ctl_cmd_resume = {
 	"resume",
 	"ID | --stale",
 	"Resume run ID and print \"run ID: STATUS\"; or, with --stale, resume\n"
-	"every run whose worker went away and print their ids, one a line.\n",
+	"every abandoned run and print their ids, one a line.\n",
 	0, 1,
 	cmd_resume_exec
 };
