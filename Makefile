@@ -117,6 +117,13 @@ $(FZ)/libagentd.a: $(FUZZ_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# The batch file parser lives in agentctl.
+$(FZ)/fuzz_batch: tests/fuzz/fuzz_batch.c $(FZ)/cmd/agentctl/batch-lines.o \
+    $(FZ)/libagentd.a
+	$(FUZZ_CC) $(CPPFLAGS) -Icmd/agentctl $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< $(FZ)/cmd/agentctl/batch-lines.o $(FZ)/libagentd.a \
+	    $(LDLIBS)
+
 $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ)/libagentd.a
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	    $(FZ)/libagentd.a $(LDLIBS)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agentctl.h"
+#include "batch-lines.h"
 #include "batch.h"
 #include "store.h"
 #include "util.h"
@@ -22,7 +23,6 @@
 
 #define CHUNK_LINES	500		/* lines per POST /v1/batches */
 #define CHUNK_BYTES	(512 * 1024)	/* about, per POST (--max-body) */
-#define MAX_CUSTOM_ID	512		/* bytes, as agentd allows */
 
 static int	cmd_batch_exec(struct ctl_ctx *, int, char **);
 static int	cmd_batch_submit_exec(struct ctl_ctx *, int, char **);
@@ -104,13 +104,6 @@ static const struct option submit_opts[] = {
 	CTL_COMMON_OPTS
 };
 
-/* One good line. */
-struct item {
-	char	*custom_id;
-	json_t	*body;		/* the request object */
-	size_t	 size;		/* about its bytes in a POST body */
-	long	 lineno;
-};
 
 struct submit {
 	struct ctl_ctx	*ctx;
@@ -121,12 +114,7 @@ struct submit {
 	long long	 max_attempts;	/* 0: the default */
 	int		 strict;
 	int		 require_daemon;
-	struct item	*items;
-	size_t		 nitems, cap;
-	size_t		*slots;		/* set of custom_ids: index + 1 */
-	size_t		 nslots;
-	json_t		*errors;	/* [{"line","message"}] */
-	long		 bad;
+	struct batch_lines l;		/* the file's good and bad lines */
 	long		 submitted, present;
 	const char	*db;		/* the store, if offline */
 	struct store	*st;
@@ -150,218 +138,11 @@ ctl_valid_name(const char *s)
 	return 1;
 }
 
-/* 64-bit FNV-1a of len bytes. */
-static uint64_t
-fnv1a64(const char *buf, size_t len)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	size_t		i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)buf[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* Report bad line lineno (why is consumed) and count it. */
+/* Print one bad line as agentctl's error. */
 static void
-bad_line(struct submit *s, long lineno, char *why)
+report_bad(void *arg, long lineno, const char *why)
 {
-	ctl_error(s->ctx, "line %ld: %s", lineno, why);
-	s->bad++;
-	json_array_append_new(s->errors, json_pack("{sIss}", "line",
-	    (json_int_t)lineno, "message", why));
-	free(why);
-}
-
-/* Grow the custom_id hash set to hold at least twice the items. */
-static void
-seen_grow(struct submit *s)
-{
-	size_t	 n, i, h, *old = s->slots, oldn = s->nslots;
-	char	*cid;
-
-	if (s->nslots >= 2 * (s->nitems + 1))
-		return;
-	n = s->nslots == 0 ? 1024 : s->nslots * 2;
-	s->slots = xcalloc(n, sizeof *s->slots);
-	s->nslots = n;
-	for (i = 0; i < oldn; i++) {
-		if (old[i] == 0)
-			continue;
-		cid = s->items[old[i] - 1].custom_id;
-		h = (size_t)fnv1a64(cid, strlen(cid)) & (n - 1);
-		while (s->slots[h] != 0)
-			h = (h + 1) & (n - 1);
-		s->slots[h] = old[i];
-	}
-	free(old);
-}
-
-/*
- * Add item idx to the set of custom_ids; if its custom_id was there,
- * return the line of the first one (and add nothing), else 0.
- */
-static long
-seen_add(struct submit *s, size_t idx)
-{
-	const char	*cid = s->items[idx].custom_id;
-	size_t		 h;
-
-	seen_grow(s);
-	h = (size_t)fnv1a64(cid, strlen(cid)) & (s->nslots - 1);
-	while (s->slots[h] != 0) {
-		if (strcmp(s->items[s->slots[h] - 1].custom_id, cid) == 0)
-			return s->items[s->slots[h] - 1].lineno;
-		h = (h + 1) & (s->nslots - 1);
-	}
-	s->slots[h] = idx + 1;
-	return 0;
-}
-
-/* True if the object is meant as a Batch API input line. */
-static int
-is_batch_line(json_t *j)
-{
-	return json_object_get(j, "custom_id") != NULL ||
-	    json_object_get(j, "method") != NULL ||
-	    json_object_get(j, "url") != NULL ||
-	    json_object_get(j, "body") != NULL;
-}
-
-/* Why the string field key of j is not want (allocated), or NULL. */
-static char *
-check_field(json_t *j, const char *key, const char *want)
-{
-	json_t	*v = json_object_get(j, key);
-	char	*why = NULL;
-
-	if (v == NULL)
-		xasprintf(&why, "missing %s (want \"%s\")", key, want);
-	else if (!json_is_string(v))
-		xasprintf(&why, "%s is not a string (want \"%s\")", key, want);
-	else if (strcmp(json_string_value(v), want) != 0)
-		xasprintf(&why, "%s \"%.100s\" is not supported (want \"%s\")",
-		    key, json_string_value(v), want);
-	return why;
-}
-
-/*
- * Parse one line into an item, or explain why it is bad (allocated, in
- * *whyp). The item's strings are allocated; its body is a new reference.
- */
-static int
-parse_line(const char *line, size_t len, struct item *it, char **whyp)
-{
-	json_error_t	 err;
-	json_t		*j, *v;
-	char		*why = NULL;
-
-	memset(it, 0, sizeof *it);
-	if ((j = json_loadb(line, len, JSON_DECODE_ANY, &err)) == NULL) {
-		xasprintf(whyp, "invalid JSON at column %d: %s", err.column,
-		    err.text);
-		return -1;
-	}
-	if (!json_is_object(j)) {
-		*whyp = xstrdup("not a JSON object");
-		json_decref(j);
-		return -1;
-	}
-	if (!is_batch_line(j)) {
-		/* A bare request: the line's hash is its custom_id. */
-		xasprintf(&it->custom_id, "line-%016llx",
-		    (unsigned long long)fnv1a64(line, len));
-		it->body = j;
-		it->size = len + 64;
-		return 0;
-	}
-	v = json_object_get(j, "custom_id");
-	if (v == NULL)
-		why = xstrdup("missing custom_id");
-	else if (!json_is_string(v))
-		why = xstrdup("custom_id is not a string");
-	else if (json_string_length(v) == 0)
-		why = xstrdup("custom_id is empty");
-	else if (json_string_length(v) > MAX_CUSTOM_ID)
-		xasprintf(&why, "custom_id is longer than %d bytes",
-		    MAX_CUSTOM_ID);
-	else if (strlen(json_string_value(v)) != json_string_length(v))
-		why = xstrdup("custom_id contains a NUL character");
-	else if ((why = check_field(j, "method", "POST")) == NULL &&
-	    (why = check_field(j, "url", "/v1/responses")) == NULL) {
-		if (json_object_get(j, "body") == NULL)
-			why = xstrdup("missing body");
-		else if (!json_is_object(json_object_get(j, "body")))
-			why = xstrdup("body is not a JSON object");
-	}
-	if (why != NULL) {
-		*whyp = why;
-		json_decref(j);
-		return -1;
-	}
-	it->custom_id = xstrdup(json_string_value(v));
-	it->body = json_incref(json_object_get(j, "body"));
-	it->size = len + 64;
-	json_decref(j);
-	return 0;
-}
-
-/* Read every line of f; the good ones become items. 0, or -1. */
-static int
-read_lines(struct submit *s, FILE *f)
-{
-	struct item	 it;
-	char		*line = NULL, *p, *why;
-	size_t		 cap = 0, len, i;
-	ssize_t		 n;
-	long		 lineno = 0, first;
-
-	while ((n = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		p = line;
-		len = (size_t)n;
-		if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf",
-		    3) == 0) {
-			p += 3;		/* a UTF-8 byte order mark */
-			len -= 3;
-		}
-		if (len > 0 && p[len - 1] == '\n')
-			len--;
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
-		for (i = 0; i < len; i++) {
-			if (p[i] != ' ' && p[i] != '\t')
-				break;
-		}
-		if (i == len)
-			continue;	/* blank line */
-		if (parse_line(p, len, &it, &why) != 0) {
-			bad_line(s, lineno, why);
-			continue;
-		}
-		it.lineno = lineno;
-		if (s->nitems == s->cap) {
-			s->cap = s->cap == 0 ? 256 : s->cap * 2;
-			s->items = xreallocarray(s->items, s->cap,
-			    sizeof *s->items);
-		}
-		s->items[s->nitems] = it;
-		if ((first = seen_add(s, s->nitems)) != 0) {
-			xasprintf(&why, "duplicate custom_id \"%.100s\" "
-			    "(first on line %ld)", it.custom_id, first);
-			bad_line(s, lineno, why);
-			free(it.custom_id);
-			json_decref(it.body);
-			continue;
-		}
-		s->nitems++;
-	}
-	free(line);
-	if (ferror(f))
-		return -1;
-	return 0;
+	ctl_error(arg, "line %ld: %s", lineno, why);
 }
 
 /* The end of the chunk of items starting at from. */
@@ -370,10 +151,10 @@ chunk_end(struct submit *s, size_t from)
 {
 	size_t	to, bytes = 0;
 
-	for (to = from; to < s->nitems && to - from < CHUNK_LINES; to++) {
-		if (to > from && bytes + s->items[to].size > CHUNK_BYTES)
+	for (to = from; to < s->l.nitems && to - from < CHUNK_LINES; to++) {
+		if (to > from && bytes + s->l.items[to].size > CHUNK_BYTES)
 			break;
-		bytes += s->items[to].size;
+		bytes += s->l.items[to].size;
 	}
 	return to;
 }
@@ -389,7 +170,7 @@ submit_api(struct submit *s, size_t from, size_t to)
 	reqs = json_array();
 	for (i = from; i < to; i++)
 		json_array_append_new(reqs, json_pack("{sssO}", "custom_id",
-		    s->items[i].custom_id, "request", s->items[i].body));
+		    s->l.items[i].custom_id, "request", s->l.items[i].body));
 	body = json_pack("{ssso}", "name", s->name, "requests", reqs);
 	if (s->queue != NULL)
 		json_object_set_new(body, "queue", json_string(s->queue));
@@ -426,8 +207,8 @@ submit_store(struct submit *s, size_t from, size_t to)
 	b.max_attempts = (int)s->max_attempts;
 	bi = xcalloc(to - from + 1, sizeof *bi);
 	for (i = from; i < to; i++) {
-		bi[i - from].custom_id = s->items[i].custom_id;
-		bi[i - from].request = json_dumps(s->items[i].body,
+		bi[i - from].custom_id = s->l.items[i].custom_id;
+		bi[i - from].request = json_dumps(s->l.items[i].body,
 		    JSON_COMPACT);
 		if (bi[i - from].request == NULL) {
 			fprintf(stderr, "agentctl: out of memory\n");
@@ -488,15 +269,15 @@ submit_all(struct submit *s)
 		} else
 			rc = submit_store(s, from, to);
 		if (rc != 0) {
-			if (from > 0 && from < s->nitems)
+			if (from > 0 && from < s->l.nitems)
 				ctl_error(s->ctx, "lines from line %ld on "
 				    "were not submitted; submit the file "
 				    "again to finish (nothing is added "
-				    "twice)", s->items[from].lineno);
+				    "twice)", s->l.items[from].lineno);
 			return rc;
 		}
 		from = to;
-	} while (from < s->nitems);
+	} while (from < s->l.nitems);
 	return CTL_EXIT_OK;
 }
 
@@ -525,15 +306,15 @@ print_summary(struct submit *s)
 	if (s->ctx->json) {
 		out = json_pack("{sssIsIsIsbss?sO}", "name", s->name,
 		    "submitted", (json_int_t)s->submitted, "already_present",
-		    (json_int_t)s->present, "bad", (json_int_t)s->bad,
+		    (json_int_t)s->present, "bad", (json_int_t)s->l.bad,
 		    "offline", s->st != NULL, "db", s->st != NULL ? s->db :
-		    NULL, "errors", s->errors);
+		    NULL, "errors", s->l.errors);
 		ctl_print_json(out);
 		json_decref(out);
 		return;
 	}
 	printf("batch %s: submitted %ld, already present %ld, bad %ld\n",
-	    s->name, s->submitted, s->present, s->bad);
+	    s->name, s->submitted, s->present, s->l.bad);
 }
 
 /* batch: run a subcommand, or submit (the default). */
@@ -555,7 +336,6 @@ cmd_batch_submit_exec(struct ctl_ctx *ctx, int argc, char **argv)
 	struct submit	 s;
 	const char	*path;
 	char		*name = NULL;
-	size_t		 i;
 	FILE		*f;
 	int		 ch, rc;
 
@@ -631,18 +411,18 @@ cmd_batch_submit_exec(struct ctl_ctx *ctx, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 
-	s.errors = json_array();
+	batch_lines_init(&s.l, report_bad, ctx);
 	rc = CTL_EXIT_OK;
-	if (read_lines(&s, f) != 0) {
+	if (batch_lines_read(&s.l, f) != 0) {
 		ctl_error(ctx, "reading %s: %s", strcmp(path, "-") == 0 ?
 		    "stdin" : path, strerror(errno));
 		rc = CTL_EXIT_USAGE;
 	}
 	if (f != stdin)
 		fclose(f);
-	if (rc == CTL_EXIT_OK && s.strict && s.bad > 0) {
+	if (rc == CTL_EXIT_OK && s.strict && s.l.bad > 0) {
 		ctl_error(ctx, "--strict: %ld bad line%s, nothing submitted",
-		    s.bad, s.bad == 1 ? "" : "s");
+		    s.l.bad, s.l.bad == 1 ? "" : "s");
 		print_summary(&s);
 		rc = CTL_EXIT_RUN;
 	} else if (rc == CTL_EXIT_OK) {
@@ -657,18 +437,12 @@ cmd_batch_submit_exec(struct ctl_ctx *ctx, int argc, char **argv)
 				ctl_error(ctx, "nothing new: all %ld runs were "
 				    "submitted before", s.present);
 			print_summary(&s);
-			rc = s.bad == 0 ? CTL_EXIT_OK : CTL_EXIT_RUN;
+			rc = s.l.bad == 0 ? CTL_EXIT_OK : CTL_EXIT_RUN;
 		}
 	}
 
 	store_close(s.st);
-	for (i = 0; i < s.nitems; i++) {
-		free(s.items[i].custom_id);
-		json_decref(s.items[i].body);
-	}
-	free(s.items);
-	free(s.slots);
-	json_decref(s.errors);
+	batch_lines_free(&s.l);
 	free(name);
 	return rc;
 }
