@@ -150,6 +150,20 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) sh tests/demo.sh
 
+# make bench [PEER_DIR=../shared/bench/peer-openai-node] [QUICK=1]:
+# agentd against the reference peer on the same agent-mock (the peer is
+# skipped, and said so, without PEER_DIR); tests/bench/bench.sh says how.
+QUICK	?= 0
+bench: deps
+	@$(MAKE) --no-print-directory all build/bench-limit
+	@BIN=$(BIN) PEER_DIR=$(PEER_DIR) QUICK=$(QUICK) \
+	    LIMIT_BIN=build/bench-limit sh tests/bench/bench.sh
+
+build/bench-limit: tests/bench/limit.c
+	@mkdir -p build
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< \
+	    $(shell pkg-config --cflags --libs sqlite3)
+
 # make chaos [ROUNDS=200]: SIGKILL agentd and workers at random moments
 # while agent-mock injects faults; checks every event against ground truth.
 ROUNDS	?= 20
