@@ -12,6 +12,42 @@
 #include "batch-lines.h"
 #include "xmalloc.h"
 
+/*
+ * Replace every byte that is not part of valid UTF-8 with '?': messages
+ * quote the input, and JSON (the --json report) must stay valid.
+ */
+static void
+utf8_clean(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			n = 1;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			n = 2;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			n = 3;
+		else {
+			*p++ = '?';
+			continue;
+		}
+		for (i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (i <= n) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 /* Start an empty set of lines. */
 void
 batch_lines_init(struct batch_lines *l,
@@ -57,6 +93,7 @@ batch_fnv1a64(const char *buf, size_t len)
 static void
 bad_line(struct batch_lines *s, long lineno, char *why)
 {
+	utf8_clean(why);
 	if (s->report != NULL)
 		s->report(s->report_arg, lineno, why);
 	s->bad++;
