@@ -31,7 +31,7 @@ kill -9 "$wpid"
 check "kill -9 worker: every run finishes" wait_for 30 all_terminal
 check "kill -9 worker: all completed" [ "$(count_status completed)" -eq 30 ]
 check "kill -9 worker: no loss, no duplicate" verify
-check "kill -9 worker: restarted" sh -c "'$BIN/agentctl' -s '$SOCK' --json status | python3 -c '
+check "kill -9 worker: restarted" wait_for 30 sh -c "'$BIN/agentctl' -s '$SOCK' --json status | python3 -c '
 import json,sys; w=json.load(sys.stdin)[\"workers\"][0]
 assert w[\"restarts\"] >= 1 and w[\"pid\"] != $wpid and w[\"alive\"], w
 '"
