@@ -161,8 +161,9 @@ bench: deps
 
 build/bench-limit: tests/bench/limit.c
 	@mkdir -p build
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< \
-	    $(shell pkg-config --cflags --libs sqlite3)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra \
+	    $(shell pkg-config --cflags sqlite3) -o $@ $< \
+	    $(shell pkg-config --libs sqlite3)
 
 # make chaos [ROUNDS=200]: SIGKILL agentd and workers at random moments
 # while agent-mock injects faults; checks every event against ground truth.

@@ -1,0 +1,818 @@
+#!/bin/sh
+# agentd benchmarks: `make bench` runs `sh tests/bench/bench.sh`.
+#
+# Compares agentd with the reference peer (the official OpenAI Node SDK
+# consuming background response streams, shared/bench/peer-openai-node) on
+# the same bundled agent-mock, all on loopback. Five scenarios, each printing
+# exactly one "RESULT name: ..." line, then a table:
+#
+#   throughput  200 concurrent runs x 2,000 deltas, interval 0. agentd: from
+#               the first submit until every run is terminal with every
+#               event committed (max runs.finished_at), events/s of all
+#               stored events (2,008 per run, lifecycle included, as the
+#               peer counts them); CPU seconds (utime+stime of supervisor
+#               and workers) per million events; peak RSS (supervisor +
+#               workers summed, sampled every 50 ms). Peer: the same
+#               workload in memory and with --persist FILE (JSON lines,
+#               fsync per 256 events); its own events_per_s, CPU and RSS
+#               sampled the same way. Median of 3 in full mode.
+#   scale       10,000 concurrent slow runs (30 deltas 1,000 ms apart;
+#               QUICK: 1,000 runs x 10 deltas): peak RSS, CPU seconds, time
+#               until all are done, for agentd and the peer; for agentd also
+#               peak concurrency, time to the first stored event and run
+#               durations against the mock's schedule.
+#   resume      1,000 runs in flight (60 deltas 500 ms apart; QUICK: 200),
+#               SIGKILL of agentd, 1 s pause, restart: per run, the time from
+#               the restart until its first newly stored event (events.at):
+#               p50, p99, max. Full mode also waits for every run to
+#               complete with all 68 events stored.
+#   api         a store of 1,000,000 runs / 10,000,000 events (QUICK:
+#               100,000 / 1,000,000) generated with sqlite3 into agentd's own
+#               schema: `agentctl list --limit 100` and `agentctl show ID`
+#               latency (50 calls each, process start included), GET
+#               /v1/runs/{id} latency idle and while the throughput workload
+#               runs on that store, and follow latency: per event, its
+#               arrival at an SSE follower of agentd minus its arrival at a
+#               direct SSE client of agent-mock (runs at 50 ms intervals).
+#   limit       tests/bench/limit.c inserts the throughput scenario's rows
+#               with agentd's schema, pragmas, statements and batch shape
+#               (runs per transaction and events per run per transaction
+#               measured from the agentd store of the throughput scenario):
+#               the SQLite ceiling; agentd's throughput as a fraction of it.
+#
+# Environment:
+#   BIN=bin            agentd, agentctl, agent-mock
+#   PEER_DIR=DIR       the peer's folder (peer.mjs); unset: the peer is
+#                      skipped and said so. Its node_modules is installed
+#                      with `npm ci --prefix DIR` if missing.
+#   QUICK=0|1          1: one repetition and smaller scale/resume/api
+#                      stores; finishes in under two minutes.
+#   LIMIT_BIN=build/bench-limit   the helper built from limit.c (built here
+#                      if missing or older than limit.c)
+#   ONLY="throughput scale resume api limit"   a subset of scenarios
+#   KEEP=1             keep the temporary directory (logs, stores)
+#
+# Output: one "RESULT name: ..." line per scenario on stdout, the table,
+# progress notes ("bench: ...") on stderr. tests/bench/profile.sh (perf
+# profiles, --workers sweep) reuses these functions; see its header.
+#
+# Needs: sqlite3, curl, a C compiler with sqlite3's pkg-config (for the
+# helper), node >= 18 for the peer. Every wait is bounded; every process
+# started here is stopped by pid on exit.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+BIN=${BIN:-bin}
+case $BIN in /*) ;; *) BIN=$top/$BIN ;; esac
+QUICK=${QUICK:-0}
+PEER_DIR=${PEER_DIR:-}
+LIMIT_BIN=${LIMIT_BIN:-build/bench-limit}
+case $LIMIT_BIN in /*) ;; *) LIMIT_BIN=$top/$LIMIT_BIN ;; esac
+ONLY=${ONLY:-throughput scale resume api limit}
+KEEP=${KEEP:-0}
+LB=$LIMIT_BIN
+
+note() { echo "bench: $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+for p in agentd agentctl agent-mock; do
+	[ -x "$BIN/$p" ] || die "$BIN/$p missing: run make first"
+done
+for p in sqlite3 curl; do
+	command -v $p >/dev/null 2>&1 || die "$p not found (make deps)"
+done
+if [ ! -x "$LB" ] || [ "$top/tests/bench/limit.c" -nt "$LB" ]; then
+	mkdir -p "$(dirname "$LB")"
+	# Libraries after the source: the linker resolves left to right.
+	${CC:-cc} -O2 $(pkg-config --cflags sqlite3) \
+	    "$top/tests/bench/limit.c" -o "$LB" \
+	    $(pkg-config --libs sqlite3) || die "cannot build $LB"
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/agentd-bench-XXXXXX") || exit 1
+TABLE=$T/table
+: >"$TABLE"
+PIDS=
+BENCH_T0=$(date +%s)
+
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "$KEEP" = 1 ]; then
+		note "kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+track() { PIDS="$PIDS $1"; }
+untrack() {
+	_n=
+	for _p in $PIDS; do [ "$_p" = "$1" ] || _n="$_n $_p"; done
+	PIDS=$_n
+}
+
+now_ms() { date +%s%3N; }
+# calc EXPR: awk arithmetic, printed with %.Nf given as $2 (default 1)
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+sql() { sqlite3 -cmd ".timeout 10000" "$1" "$2"; }
+# kv KEY FILE: the value of KEY=VALUE in a one-line file
+kv() { sed -n "s/.*\\<$1=\\([^ ]*\\).*/\\1/p" "$2" | head -1; }
+# jnum KEY: a number field of the JSON line on stdin
+jnum() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p" | head -1; }
+# median of the numbers given as arguments
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# result LINE: a scenario's one result line
+result() {
+	echo "RESULT $*"
+	echo "$*" >>"$T/results"
+}
+# row METRIC AGENTD PEER PEER_PERSIST: a table row (ratios computed here)
+row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${3:--}" "${4:--}" >>"$TABLE"; }
+
+# wait_for SECONDS CMD...: poll every 0.1 s.
+wait_for() {
+	_lim=$1
+	shift
+	_i=0
+	while [ "$_i" -lt $((_lim * 10)) ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# start_mock NAME: a fresh agent-mock; sets MOCK_PID, MOCK_URL.
+start_mock() {
+	rm -f "$T/$1.port"
+	"$BIN/agent-mock" --port-file "$T/$1.port" >>"$T/$1-mock.log" 2>&1 &
+	MOCK_PID=$!
+	track $MOCK_PID
+	wait_for 10 test -s "$T/$1.port" || die "agent-mock did not start"
+	MOCK_URL=http://127.0.0.1:$(cat "$T/$1.port")
+}
+
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	untrack "$1"
+}
+
+# start_agentd NAME DB [FLAGS...]: sets AGENTD_PID, SOCK, READY_MS (time
+# from exec until the API answers).
+start_agentd() {
+	_name=$1
+	DB=$2
+	shift 2
+	SOCK=$T/$_name.sock
+	_t0=$(now_ms)
+	"$BIN/agentd" --db "$DB" --socket "$SOCK" --endpoint "$MOCK_URL/v1" \
+	    "$@" >>"$T/$_name-agentd.log" 2>&1 &
+	AGENTD_PID=$!
+	track $AGENTD_PID
+	wait_for 120 "$BIN/agentctl" -s "$SOCK" status ||
+	    die "agentd did not start (see $T/$_name-agentd.log)"
+	READY_MS=$(($(now_ms) - _t0))
+}
+
+ctl() { "$BIN/agentctl" -s "$SOCK" "$@"; }
+
+# active DB: runs not yet terminal
+active() { sql "$1" "SELECT count(*) FROM runs WHERE status IN ('pending','starting','running')"; }
+
+# wait_terminal DB SECONDS: 0 once every run is terminal.
+wait_terminal() {
+	_i=0
+	while [ "$_i" -lt $(($2 * 10)) ]; do
+		[ "$(active "$1")" = 0 ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# jsonl FILE N DELTAS INTERVAL TAG: N requests with unique inputs.
+jsonl() {
+	awk -v n="$2" -v ev="$3" -v iv="$4" -v tag="$5" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "{\"model\":\"mock\",\"input\":\"%s run %d\",\"metadata\":{\"mock_events\":\"%s\",\"mock_interval_ms\":\"%s\"}}\n", tag, i, ev, iv
+	}' >"$1"
+}
+
+# submit_jsonl FILE: agentctl batch, split in two concurrent halves when big.
+submit_jsonl() {
+	_n=$(wc -l <"$1")
+	if [ "$_n" -lt 2000 ]; then
+		ctl batch "$1" >>"$T/batch.log" 2>&1
+		return
+	fi
+	head -n $((_n / 2)) "$1" >"$1.a"
+	tail -n +$((_n / 2 + 1)) "$1" >"$1.b"
+	ctl batch "$1.a" >>"$T/batch.log" 2>&1 &
+	_b=$!
+	ctl batch "$1.b" >>"$T/batch.log" 2>&1
+	wait $_b
+}
+
+PEER_OK=0
+PEER_WHY="PEER_DIR not set"
+check_peer() {
+	[ -n "$PEER_DIR" ] || return
+	case $PEER_DIR in /*) ;; *) PEER_DIR=$top/$PEER_DIR ;; esac
+	if [ ! -f "$PEER_DIR/peer.mjs" ]; then
+		PEER_WHY="no peer.mjs in $PEER_DIR"
+		return
+	fi
+	if ! command -v node >/dev/null 2>&1; then
+		PEER_WHY="node not installed"
+		return
+	fi
+	if [ ! -d "$PEER_DIR/node_modules/openai" ]; then
+		note "installing the peer: npm ci --prefix $PEER_DIR"
+		if ! npm ci --prefix "$PEER_DIR" >"$T/npm.log" 2>&1; then
+			PEER_WHY="npm ci --prefix $PEER_DIR failed (see the log)"
+			tail -5 "$T/npm.log" >&2
+			return
+		fi
+	fi
+	PEER_OK=1
+	PEER_WHY=
+}
+
+# run_peer NAME RUNS EVENTS INTERVAL [persist]: the peer on a fresh mock.
+# Sets P_EVPS P_EVENTS P_SECS P_CPU P_RSS_MB P_SELF_RSS P_MOCK_CPU P_OK.
+run_peer() {
+	_name=$1
+	start_mock "$_name"
+	_persist=
+	[ "${5:-}" = persist ] && _persist="--persist $T/$_name.jsonl"
+	"$LB" sample -o "$T/$_name.mock.sample" $MOCK_PID &
+	_ms=$!
+	(
+		ulimit -n "$(ulimit -Hn)" 2>/dev/null
+		cd "$T" &&
+		exec timeout -k 5 600 "$LB" run -o "$T/$_name.peer.run" -- \
+		    node "$PEER_DIR/peer.mjs" --base-url "$MOCK_URL/v1" \
+		    --runs "$2" --events "$3" --interval-ms "$4" $_persist
+	) >"$T/$_name.peer.out" 2>"$T/$_name.peer.err"
+	_rc=$?
+	kill -TERM $_ms 2>/dev/null
+	wait $_ms
+	stop_pid $MOCK_PID
+	rm -f "$T/$_name.jsonl"
+	P_OK=1
+	P_EVPS=$(jnum events_per_s <"$T/$_name.peer.out")
+	P_EVENTS=$(jnum events <"$T/$_name.peer.out")
+	P_SECS=$(jnum seconds <"$T/$_name.peer.out")
+	P_SELF_RSS=$(jnum peak_rss_mb <"$T/$_name.peer.out")
+	P_CPU=$(kv cpu_s "$T/$_name.peer.run")
+	P_RSS_MB=$(calc "$(kv peak_rss_kb "$T/$_name.peer.run") / 1024" 0)
+	P_MOCK_CPU=$(kv cpu_s "$T/$_name.mock.sample")
+	if [ "$_rc" -ne 0 ] || [ -z "$P_EVPS" ]; then
+		P_OK=0
+		note "peer $_name failed (exit $_rc): $(tail -3 "$T/$_name.peer.err" | tr '\n' ' ')"
+	fi
+}
+
+# ------------------------------------------------------------ throughput
+
+TP_RUNS=200
+TP_DELTAS=2000
+TP_EVENTS=$((TP_RUNS * (TP_DELTAS + 8)))
+TP_REPS=3
+[ "$QUICK" = 1 ] && TP_REPS=1
+
+# tp_agentd NAME [agentd flags]: one agentd throughput run on a fresh
+# mock and store. Sets A_EVPS A_CPU A_RSS_MB A_MOCK_CPU A_OK A_DB A_WHY.
+tp_agentd() {
+	_name=$1
+	shift
+	start_mock "$_name"
+	A_DB=$T/$_name.db
+	start_agentd "$_name" "$A_DB" "$@"
+	jsonl "$T/$_name.jsonl" $TP_RUNS $TP_DELTAS 0 "$_name"
+	"$LB" sample -o "$T/$_name.agentd.sample" $AGENTD_PID &
+	_as=$!
+	"$LB" sample -o "$T/$_name.mock.sample" $MOCK_PID &
+	_ms=$!
+	sleep 0.1
+	_t0=$(now_ms)
+	submit_jsonl "$T/$_name.jsonl"
+	A_OK=1
+	A_WHY=
+	wait_terminal "$A_DB" 300 || { A_OK=0; A_WHY="timeout"; }
+	kill -TERM $_as $_ms 2>/dev/null
+	wait $_as $_ms
+	_end=$(sql "$A_DB" "SELECT max(finished_at) FROM runs")
+	_ev=$(sql "$A_DB" "SELECT count(*) FROM events")
+	_done=$(sql "$A_DB" "SELECT count(*) FROM runs WHERE status = 'completed'")
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+	if [ "$_ev" != "$TP_EVENTS" ] || [ "$_done" != "$TP_RUNS" ]; then
+		A_OK=0
+		A_WHY="$A_WHY stored $_ev of $TP_EVENTS events, $_done of $TP_RUNS runs completed"
+	fi
+	A_SECS=$(calc "($_end - $_t0) / 1000" 3)
+	A_EVPS=$(calc "$_ev / $A_SECS" 0)
+	A_CPU=$(kv cpu_s "$T/$_name.agentd.sample")
+	A_RSS_MB=$(calc "$(kv peak_rss_kb "$T/$_name.agentd.sample") / 1024" 0)
+	A_MOCK_CPU=$(kv cpu_s "$T/$_name.mock.sample")
+}
+
+scenario_throughput() {
+	note "throughput: $TP_RUNS runs x $TP_DELTAS deltas, $TP_REPS repetition(s)"
+	a_evps= a_cpu= a_rss= p_evps= p_cpu= p_rss= q_evps= q_cpu= q_rss=
+	a_bad= p_bad= q_bad=
+	rep=1
+	while [ $rep -le $TP_REPS ]; do
+		tp_agentd tp$rep
+		note "  agentd #$rep: $A_EVPS ev/s in $A_SECS s, cpu $A_CPU s, rss $A_RSS_MB MB, mock cpu $A_MOCK_CPU s ${A_WHY:+FAILED: $A_WHY}"
+		[ "$A_OK" = 1 ] || a_bad="$a_bad #$rep:$A_WHY"
+		a_evps="$a_evps $A_EVPS"
+		a_cpu="$a_cpu $(calc "$A_CPU / ($TP_EVENTS / 1000000)" 2)"
+		a_rss="$a_rss $A_RSS_MB"
+		[ $rep = 1 ] && TP_DB=$A_DB
+		if [ "$PEER_OK" = 1 ]; then
+			run_peer tpp$rep $TP_RUNS $TP_DELTAS 0
+			note "  peer #$rep: $P_EVPS ev/s ($P_EVENTS events in $P_SECS s), cpu $P_CPU s, rss $P_RSS_MB MB (self-reported $P_SELF_RSS), mock cpu $P_MOCK_CPU s"
+			[ "$P_OK" = 1 ] || p_bad="$p_bad #$rep"
+			p_evps="$p_evps $P_EVPS"
+			p_cpu="$p_cpu $(calc "$P_CPU / (${P_EVENTS:-1} / 1000000)" 2)"
+			p_rss="$p_rss $P_RSS_MB"
+			run_peer tpq$rep $TP_RUNS $TP_DELTAS 0 persist
+			note "  peer --persist #$rep: $P_EVPS ev/s ($P_EVENTS events in $P_SECS s), cpu $P_CPU s, rss $P_RSS_MB MB, mock cpu $P_MOCK_CPU s"
+			[ "$P_OK" = 1 ] || q_bad="$q_bad #$rep"
+			q_evps="$q_evps $P_EVPS"
+			q_cpu="$q_cpu $(calc "$P_CPU / (${P_EVENTS:-1} / 1000000)" 2)"
+			q_rss="$q_rss $P_RSS_MB"
+		fi
+		rep=$((rep + 1))
+	done
+	TP_AGENTD=$(median $a_evps)
+	m_acpu=$(median $a_cpu)
+	m_arss=$(median $a_rss)
+	line="throughput: agentd $TP_AGENTD events/s (runs:$a_evps), $m_acpu CPU-s/M events, peak RSS $m_arss MB"
+	[ -n "$a_bad" ] && line="$line, FAILED:$a_bad"
+	row "throughput, events/s (higher is better)" "$TP_AGENTD" "" ""
+	row "throughput, CPU s per M events" "$m_acpu" "" ""
+	row "throughput, peak RSS MB" "$m_arss" "" ""
+	if [ "$PEER_OK" = 1 ]; then
+		m_pevps=$(median $p_evps) m_pcpu=$(median $p_cpu) m_prss=$(median $p_rss)
+		m_qevps=$(median $q_evps) m_qcpu=$(median $q_cpu) m_qrss=$(median $q_rss)
+		line="$line; peer $m_pevps events/s (runs:$p_evps), $m_pcpu CPU-s/M, $m_prss MB; peer --persist $m_qevps events/s (runs:$q_evps), $m_qcpu CPU-s/M, $m_qrss MB; agentd/peer $(calc "$TP_AGENTD / $m_pevps" 2)x, agentd/peer-persist $(calc "$TP_AGENTD / $m_qevps" 2)x"
+		[ -n "$p_bad$q_bad" ] && line="$line, peer failed:$p_bad$q_bad"
+		: >"$TABLE.tmp"
+		sed '$d' "$TABLE" | sed '$d' | sed '$d' >"$TABLE.tmp"
+		mv "$TABLE.tmp" "$TABLE"
+		row "throughput, events/s (higher is better)" "$TP_AGENTD" "$m_pevps" "$m_qevps"
+		row "throughput, CPU s per M events" "$m_acpu" "$m_pcpu" "$m_qcpu"
+		row "throughput, peak RSS MB" "$m_arss" "$m_prss" "$m_qrss"
+	else
+		line="$line; peer skipped ($PEER_WHY)"
+	fi
+	result "$line"
+}
+
+# ----------------------------------------------------------------- scale
+
+SC_RUNS=10000
+SC_DELTAS=30
+[ "$QUICK" = 1 ] && SC_RUNS=1000 && SC_DELTAS=10
+SC_INTERVAL=1000
+
+scenario_scale() {
+	note "scale: $SC_RUNS runs x $SC_DELTAS deltas, $SC_INTERVAL ms apart"
+	_name=sc
+	start_mock $_name
+	db=$T/$_name.db
+	start_agentd $_name "$db"
+	jsonl "$T/$_name.jsonl" $SC_RUNS $SC_DELTAS $SC_INTERVAL $_name
+	"$LB" sample -o "$T/$_name.agentd.sample" $AGENTD_PID &
+	_as=$!
+	"$LB" sample -o "$T/$_name.mock.sample" $MOCK_PID &
+	_ms=$!
+	sleep 0.1
+	t0=$(now_ms)
+	submit_jsonl "$T/$_name.jsonl"
+	sub_s=$(calc "($(now_ms) - $t0) / 1000" 1)
+	ok=1
+	wait_terminal "$db" $((SC_DELTAS * SC_INTERVAL / 1000 * 2 + 60)) || ok=0
+	t1=$(now_ms)
+	kill -TERM $_as $_ms 2>/dev/null
+	wait $_as $_ms
+	done_n=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'completed'")
+	ev=$(sql "$db" "SELECT count(*) FROM events")
+	left=$(sql "$db" "SELECT group_concat(status || ':' || c, ' ') FROM (SELECT status, count(*) AS c FROM runs WHERE status != 'completed' GROUP BY status)")
+	# Peak concurrency: +1 at submit, -1 at finish, running sum.
+	conc=$(sql "$db" "SELECT max(s) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS s FROM (SELECT created_at AS t, 1 AS d FROM runs UNION ALL SELECT finished_at, -1 FROM runs WHERE finished_at IS NOT NULL))")
+	dur=$(sql "$db" "SELECT (finished_at - created_at) / 1000.0 FROM runs WHERE finished_at IS NOT NULL" | "$LB" pct)
+	first=$(sql "$db" "SELECT (e.at - r.created_at) / 1000.0 FROM events e JOIN runs r ON r.n = e.run_n WHERE e.seq = 0" | "$LB" pct)
+	[ "$ok" = 1 ] && t1=$(sql "$db" "SELECT max(finished_at) FROM runs")
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+	wall=$(calc "($t1 - $t0) / 1000" 1)
+	a_rss=$(calc "$(kv peak_rss_kb "$T/$_name.agentd.sample") / 1024" 0)
+	a_cpu=$(kv cpu_s "$T/$_name.agentd.sample")
+	a_pct=$(calc "100 * $a_cpu / $wall" 0)
+	line="scale: $SC_RUNS runs: agentd peak RSS $a_rss MB ($(calc "$a_rss * 1024 / $SC_RUNS" 1) KB/run), CPU $a_cpu s over $wall s ($a_pct% of a core; mock $(kv cpu_s "$T/$_name.mock.sample") s), submit took $sub_s s, peak $conc runs at once, first event stored p50 $(echo "$first" | kv p50 /dev/stdin) s max $(echo "$first" | kv max /dev/stdin) s after submit, run duration p50 $(echo "$dur" | kv p50 /dev/stdin) s max $(echo "$dur" | kv max /dev/stdin) s (the mock's schedule: $(calc "($SC_DELTAS + 7) * $SC_INTERVAL / 1000" 0) s), $done_n completed, $ev events"
+	[ "$ok" = 1 ] && [ "$done_n" = "$SC_RUNS" ] && [ "$ev" = $((SC_RUNS * (SC_DELTAS + 8))) ] ||
+	    line="$line, FAILED (expected $SC_RUNS completed, $((SC_RUNS * (SC_DELTAS + 8))) events; not completed: ${left:-none})"
+	p_rss= p_cpu=
+	if [ "$PEER_OK" = 1 ]; then
+		run_peer scp $SC_RUNS $SC_DELTAS $SC_INTERVAL
+		p_rss=$P_RSS_MB p_cpu=$P_CPU
+		p_res=$(jnum resumes <"$T/scp.peer.out")
+		line="$line; peer peak RSS $P_RSS_MB MB, CPU $P_CPU s, all runs done after $P_SECS s ($p_res resumes; mock $P_MOCK_CPU s), $P_EVENTS events; agentd/peer RSS $(calc "$a_rss / $P_RSS_MB" 2)x, CPU $(calc "$a_cpu / $P_CPU" 2)x"
+		[ "$P_OK" = 1 ] && [ "$P_EVENTS" = $((SC_RUNS * (SC_DELTAS + 8))) ] ||
+		    line="$line, peer failed"
+	else
+		line="$line; peer skipped ($PEER_WHY)"
+	fi
+	row "scale $SC_RUNS runs, peak RSS MB" "$a_rss" "$p_rss" ""
+	row "scale $SC_RUNS runs, CPU s" "$a_cpu" "$p_cpu" ""
+	row "scale $SC_RUNS runs, s until all done" "$wall" "${P_SECS:-}" ""
+	result "$line"
+}
+
+# ---------------------------------------------------------------- resume
+
+RS_RUNS=1000
+[ "$QUICK" = 1 ] && RS_RUNS=200
+RS_DELTAS=60
+RS_INTERVAL=500
+
+scenario_resume() {
+	note "resume: $RS_RUNS runs x $RS_DELTAS deltas, $RS_INTERVAL ms apart; kill -9 and restart"
+	_name=rs
+	start_mock $_name
+	db=$T/$_name.db
+	start_agentd $_name "$db"
+	jsonl "$T/$_name.jsonl" $RS_RUNS $RS_DELTAS $RS_INTERVAL $_name
+	submit_jsonl "$T/$_name.jsonl"
+	# In flight: every run has stored a few deltas.
+	_i=0
+	while [ $_i -lt 300 ]; do
+		n=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'running' AND last_seq >= 6")
+		[ "$n" = "$RS_RUNS" ] && break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	workers=$(ps -o pid= --ppid $AGENTD_PID 2>/dev/null)
+	kill -KILL $AGENTD_PID
+	wait $AGENTD_PID 2>/dev/null
+	untrack $AGENTD_PID
+	for w in $workers; do
+		_i=0
+		while kill -0 "$w" 2>/dev/null && [ $_i -lt 50 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+	done
+	before=$(sql "$db" "SELECT count(*) FROM events")
+	sleep 1
+	t0=$(now_ms)
+	start_agentd $_name "$db"
+	ok=1
+	_i=0
+	while :; do
+		got=$(sql "$db" "SELECT count(DISTINCT run_n) FROM events WHERE at >= $t0")
+		[ "$got" = "$RS_RUNS" ] && break
+		[ $_i -ge 600 ] && { ok=0; break; }
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	sql "$db" "SELECT min(at) - $t0 FROM events WHERE at >= $t0 GROUP BY run_n" >"$T/$_name.lat"
+	pct=$("$LB" pct <"$T/$_name.lat")
+	line="resume: $RS_RUNS runs in flight ($before events stored), kill -9, restart: API ready after $READY_MS ms; first new event per run after restart p50 $(echo "$pct" | kv p50 /dev/stdin) ms, p99 $(echo "$pct" | kv p99 /dev/stdin) ms, max $(echo "$pct" | kv max /dev/stdin) ms ($got of $RS_RUNS runs, in $(sort -u "$T/$_name.lat" | wc -l) distinct commit times)"
+	[ "$ok" = 1 ] || line="$line, FAILED: $((RS_RUNS - got)) runs had no new event within 60 s"
+	if [ "$QUICK" != 1 ]; then
+		if wait_terminal "$db" $((RS_DELTAS * RS_INTERVAL / 1000 + 60)); then
+			done_n=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'completed' AND event_count = $((RS_DELTAS + 8)) AND last_seq = $((RS_DELTAS + 7))")
+			ev=$(sql "$db" "SELECT count(*) FROM events")
+			line="$line; then $done_n of $RS_RUNS completed with all events ($ev stored)"
+			[ "$done_n" = "$RS_RUNS" ] && [ "$ev" = $((RS_RUNS * (RS_DELTAS + 8))) ] ||
+			    line="$line, FAILED"
+		else
+			line="$line; FAILED: $(active "$db") runs still active after the run time + 60 s"
+		fi
+	fi
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+	row "resume after kill -9, ms to first new event p50/p99/max" \
+	    "$(echo "$pct" | kv p50 /dev/stdin | cut -d. -f1)/$(echo "$pct" | kv p99 /dev/stdin | cut -d. -f1)/$(echo "$pct" | kv max /dev/stdin | cut -d. -f1)" "n/a" "n/a"
+	result "$line"
+}
+
+# ------------------------------------------------------------------- api
+
+API_RUNS=1000000
+API_EV=10
+[ "$QUICK" = 1 ] && API_RUNS=100000
+
+# gen_store DB RUNS EVENTS_PER_RUN: a big historic store in agentd's schema
+# (applied by agentd itself). Only the runs columns the schema has are
+# filled, so the generator follows schema migrations.
+gen_store() {
+	_db=$1 _n=$2 _e=$3
+	_base=$(($(now_ms) - _n * 1000 - 86400000))
+	_chunk=100000
+	sql "$_db" "SELECT name FROM pragma_table_info('runs')" >"$T/runs.cols"
+	# column<TAB>expression (value is the run number)
+	cat >"$T/runs.exprs" <<EOF
+n	value
+id	printf('r_%08x%08x', (value * 2654435761) % 4294967296, value)
+queue	'default'
+priority	0
+endpoint	'$MOCK_URL/v1'
+dialect	'openai'
+request	printf('{"model":"mock","input":"historic run %d","metadata":{"mock_events":"$((_e - 8))","mock_interval_ms":"20"}}', value)
+mode	'auto'
+resolved_mode	'background'
+status	'completed'
+backend_id	printf('resp_%024x', value)
+backend_status	'completed'
+resumable	1
+attempts	1
+creates	1
+last_seq	$((_e - 1))
+event_count	$_e
+last_event_at	$_base + value * 1000 + $_e
+output_text	printf('r%d-tok0 r%d-tok1 ', value, value)
+created_at	$_base + value * 1000
+updated_at	$_base + value * 1000 + $_e
+finished_at	$_base + value * 1000 + $_e
+EOF
+	_cols=$(awk -F '\t' 'FNR == NR { have[$1] = 1; next }
+	    have[$1] { printf "%s%s", sep, $1; sep = ", " }' \
+	    "$T/runs.cols" "$T/runs.exprs")
+	_exprs=$(awk -F '\t' 'FNR == NR { have[$1] = 1; next }
+	    have[$1] { printf "%s%s", sep, $2; sep = ", " }' \
+	    "$T/runs.cols" "$T/runs.exprs")
+	_type="CASE s.value WHEN 0 THEN 'response.created' WHEN 1 THEN
+	    'response.in_progress' WHEN $((_e - 1)) THEN 'response.completed'
+	    ELSE 'response.output_text.delta' END"
+	{
+		echo ".bail on"
+		echo "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+		echo "PRAGMA cache_size=-262144;"
+		_lo=1
+		while [ $_lo -le "$_n" ]; do
+			_hi=$((_lo + _chunk - 1))
+			[ $_hi -gt "$_n" ] && _hi=$_n
+			cat <<EOF
+BEGIN;
+INSERT INTO runs ($_cols) SELECT $_exprs FROM generate_series($_lo, $_hi);
+INSERT INTO events (run_n, seq, type, data, at)
+SELECT r.value, s.value, $_type,
+  printf('{"type":"%s","sequence_number":%d,"item_id":"msg_%024x","output_index":0,"content_index":0,"delta":"r%d-tok%d ","logprobs":[]}',
+    $_type, s.value, r.value, r.value, s.value),
+  $_base + r.value * 1000 + s.value
+FROM generate_series($_lo, $_hi) AS r CROSS JOIN generate_series(0, $((_e - 1))) AS s;
+COMMIT;
+EOF
+			_lo=$((_hi + 1))
+		done
+		echo "PRAGMA journal_mode=WAL;"
+	} | sqlite3 "$_db" >/dev/null
+}
+
+scenario_api() {
+	note "api: generating a store of $API_RUNS runs / $((API_RUNS * API_EV)) events"
+	_name=api
+	start_mock $_name
+	db=$T/$_name.db
+	start_agentd $_name "$db"	# applies the schema
+	stop_pid $AGENTD_PID
+	g0=$(now_ms)
+	gen_store "$db" $API_RUNS $API_EV
+	gen_s=$(calc "($(now_ms) - $g0) / 1000" 1)
+	nruns=$(sql "$db" "SELECT count(*) FROM runs")
+	if [ "$nruns" != "$API_RUNS" ]; then
+		stop_pid $MOCK_PID
+		result "api: FAILED: could not generate the store ($nruns of $API_RUNS runs; sqlite3's error is above)"
+		row "api" "FAILED" "n/a" "n/a"
+		return
+	fi
+	size_mb=$(calc "$(stat -c %s "$db") / 1048576" 0)
+	note "  store: $nruns runs, $size_mb MB, generated in $gen_s s"
+	start_agentd $_name "$db"
+	ready=$READY_MS
+
+	lst=$("$LB" time -n 50 -o "$T/api.list.ms" -- "$BIN/agentctl" -s "$SOCK" list --limit 100)
+	sql "$db" "SELECT id FROM runs WHERE n IN (SELECT abs(random()) % $API_RUNS + 1 FROM generate_series(1, 60)) LIMIT 50" >"$T/api.ids"
+	shw=$("$LB" time -o "$T/api.show.ms" -- "$BIN/agentctl" -s "$SOCK" show {} <"$T/api.ids")
+	note "  list: $lst"
+	note "  show: $shw"
+
+	# GET /v1/runs/{id}: idle, then under the throughput workload. One
+	# curl per 10 ids (one connection, 10 requests); time_total each.
+	split -l 10 "$T/api.ids" "$T/api.ids."
+	get_batch() {
+		_args=
+		while read -r _id; do
+			_args="$_args -o /dev/null http://localhost/v1/runs/$_id"
+		done <"$1"
+		curl -s --unix-socket "$SOCK" -w '%{time_total}\n' $_args |
+		    awk '{ print $1 * 1000 }'
+	}
+	for f in "$T"/api.ids.a?; do get_batch "$f"; done >"$T/api.get-idle.ms"
+	gidle=$("$LB" pct <"$T/api.get-idle.ms")
+	jsonl "$T/api-load.jsonl" $TP_RUNS $TP_DELTAS 0 api-load
+	l0=$(now_ms)
+	submit_jsonl "$T/api-load.jsonl" &
+	subpid=$!
+	: >"$T/api.get-load.ms"
+	_i=0
+	while [ $_i -lt 300 ]; do
+		for f in "$T"/api.ids.a?; do
+			get_batch "$f" >>"$T/api.get-load.ms"
+			sleep 0.01
+		done
+		_i=$((_i + 1))
+		if ! kill -0 $subpid 2>/dev/null && [ "$(active "$db")" = 0 ]; then
+			break
+		fi
+	done
+	wait $subpid
+	wait_terminal "$db" 300
+	lend=$(sql "$db" "SELECT max(finished_at) FROM runs WHERE n > $API_RUNS")
+	lev=$(sql "$db" "SELECT count(*) FROM events WHERE run_n > $API_RUNS")
+	gload=$("$LB" pct <"$T/api.get-load.ms")
+	load_evps=$(calc "$lev / (($lend - $l0) / 1000)" 0)
+	note "  GET idle: $gidle"
+	note "  GET under load: $gload (load: $lev events at $load_evps events/s)"
+
+	# Follow latency: followed runs among background runs, 50 ms apart.
+	FW=10
+	jsonl "$T/api-bg.jsonl" 40 100 50 api-bg
+	submit_jsonl "$T/api-bg.jsonl"
+	: >"$T/api.fw.ids"
+	k=1
+	while [ $k -le $FW ]; do
+		printf '{"model":"mock","input":"follow %s","metadata":{"mock_events":"100","mock_interval_ms":"50"}}' $k |
+		    ctl submit -f - >>"$T/api.fw.ids"
+		k=$((k + 1))
+	done
+	_i=0
+	while [ $_i -lt 100 ]; do
+		nb=$(sql "$db" "SELECT count(*) FROM runs WHERE request LIKE '%\"follow %' AND backend_id IS NOT NULL")
+		[ "$nb" = $FW ] && break
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	fpids=
+	k=1
+	for id in $(cat "$T/api.fw.ids"); do
+		bid=$(sql "$db" "SELECT backend_id FROM runs WHERE id = '$id'")
+		curl -sN --max-time 30 --unix-socket "$SOCK" \
+		    -H 'Accept: text/event-stream' \
+		    "http://localhost/v1/runs/$id/events" |
+		    "$LB" stamp >"$T/api.fw$k.agentd" &
+		fpids="$fpids $!"
+		curl -sN --max-time 30 \
+		    "$MOCK_URL/v1/responses/$bid?stream=true&starting_after=-1" |
+		    "$LB" stamp >"$T/api.fw$k.mock" &
+		fpids="$fpids $!"
+		k=$((k + 1))
+	done
+	wait $fpids
+	: >"$T/api.fw.ms"
+	k=1
+	while [ $k -le $FW ]; do
+		# Skip the backlog the direct client got at attach (150 ms).
+		awk 'FNR == NR {
+			if ($2 == "data:" && match($0, /"sequence_number":[0-9]+/)) {
+				s = substr($0, RSTART + 18, RLENGTH - 18)
+				if (first == "") first = $1
+				if (!(s in m)) m[s] = $1
+			}
+			next
+		}
+		$2 == "id:" && ($3 in m) && m[$3] >= first + 150000 {
+			printf "%.3f\n", ($1 - m[$3]) / 1000
+		}' "$T/api.fw$k.mock" "$T/api.fw$k.agentd" >>"$T/api.fw.ms"
+		k=$((k + 1))
+	done
+	fol=$("$LB" pct <"$T/api.fw.ms")
+	note "  follow: $fol"
+	wait_terminal "$db" 60
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+
+	p() { echo "$2" | kv "$1" /dev/stdin; }
+	line="api: store of $nruns runs / $((nruns * API_EV)) events ($size_mb MB, generated in $gen_s s), agentd ready in $ready ms; list --limit 100 p50 $(p p50 "$lst") p99 $(p p99 "$lst") ms; show p50 $(p p50 "$shw") p99 $(p p99 "$shw") ms; GET /v1/runs/ID idle p50 $(p p50 "$gidle") p99 $(p p99 "$gidle") ms, under load p50 $(p p50 "$gload") p99 $(p p99 "$gload") max $(p max "$gload") ms ($(p n "$gload") calls; load ran at $load_evps events/s on this store); follow latency p50 $(p p50 "$fol") p99 $(p p99 "$fol") ms ($(p n "$fol") events)"
+	[ "$(p fails "$lst")" = 0 ] && [ "$(p fails "$shw")" = 0 ] ||
+	    line="$line, FAILED: agentctl errors (list $(p fails "$lst"), show $(p fails "$shw"))"
+	[ "$(p n "$fol")" -gt 0 ] || line="$line, FAILED: no follow samples"
+	row "api: start on the big store, ms" "$ready" "n/a" "n/a"
+	row "api: list --limit 100 p50/p99 ms" "$(p p50 "$lst")/$(p p99 "$lst")" "n/a" "n/a"
+	row "api: show ID p50/p99 ms" "$(p p50 "$shw")/$(p p99 "$shw")" "n/a" "n/a"
+	row "api: GET run under load p50/p99 ms" "$(p p50 "$gload")/$(p p99 "$gload")" "n/a" "n/a"
+	row "api: events/s on the big store" "$load_evps" "n/a" "n/a"
+	row "api: follow latency p50/p99 ms" "$(p p50 "$fol")/$(p p99 "$fol")" "n/a" "n/a"
+	result "$line"
+}
+
+# ----------------------------------------------------------------- limit
+
+scenario_limit() {
+	# agentd's batch shape, from the first throughput store: events.at is
+	# the flush time, shared by every event of one transaction.
+	per_run=$TP_DELTAS
+	rpt=$TP_RUNS
+	shape="default"
+	if [ -n "${TP_DB:-}" ] && [ -f "$TP_DB" ]; then
+		sh_pairs=$(sql "$TP_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at)")
+		sh_txn=$(sql "$TP_DB" "SELECT count(DISTINCT at) FROM events")
+		if [ "${sh_pairs:-0}" -gt 0 ] && [ "${sh_txn:-0}" -gt 0 ]; then
+			per_run=$(calc "$TP_EVENTS / $sh_pairs" 0)
+			rpt=$(calc "$sh_pairs / $sh_txn" 0)
+			[ "$rpt" -ge 1 ] || rpt=1
+			shape="agentd's"
+		fi
+	fi
+	note "limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape)"
+	out=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run "$per_run" \
+	    --runs-per-txn "$rpt") || note "bench-limit failed"
+	lim=$(echo "$out" | kv events_per_s /dev/stdin)
+	out2=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run 16 \
+	    --runs-per-txn $TP_RUNS) || note "bench-limit failed"
+	lim16=$(echo "$out2" | kv events_per_s /dev/stdin)
+	line="limit: SQLite ceiling $lim events/s with agentd's schema, statements and batch shape ($per_run events/run/txn, $rpt runs/txn; 16 events/run/txn across all runs: $lim16 events/s)"
+	if [ -n "${TP_AGENTD:-}" ]; then
+		line="$line; agentd throughput $TP_AGENTD events/s = $(calc "100 * $TP_AGENTD / $lim" 0)% of it"
+		row "limit: agentd throughput % of SQLite ceiling" "$(calc "100 * $TP_AGENTD / $lim" 0)% of $lim" "" ""
+	else
+		row "limit: SQLite ceiling events/s" "$lim" "" ""
+	fi
+	result "$line"
+}
+
+# ------------------------------------------------------------------ main
+
+# tests/bench/profile.sh sources this file for its functions only.
+[ "${BENCH_LIB:-0}" = 1 ] && return 0
+
+# idle_pct: share of idle CPU time over one second, machine-wide.
+idle_pct() {
+	_a=$(head -1 /proc/stat)
+	sleep 1
+	_b=$(head -1 /proc/stat)
+	printf '%s\n%s\n' "$_a" "$_b" | awk '{
+		t[NR] = 0; for (i = 2; i <= NF; i++) t[NR] += $i
+		idle[NR] = $5 + $6
+	} END { printf "%.0f", 100 * (idle[2] - idle[1]) / (t[2] - t[1]) }'
+}
+
+check_peer
+IDLE=$(idle_pct)
+[ "$IDLE" -lt 80 ] &&
+    note "WARNING: the machine is only $IDLE% idle before the start: other processes will skew every figure"
+if [ "$PEER_OK" = 1 ]; then
+	note "peer: $PEER_DIR (node $(node --version))"
+else
+	note "peer skipped: $PEER_WHY"
+fi
+note "agentd binary of $(date -r "$BIN/agentd" '+%F %T'); temporary directory $T; QUICK=$QUICK; $(nproc) cores; ulimit -n $(ulimit -n) (hard $(ulimit -Hn)); load average $(cut -d' ' -f1-3 /proc/loadavg), $IDLE% idle"
+for s in throughput scale resume api limit; do
+	case " $ONLY " in *" $s "*) ;; *) continue ;; esac
+	s0=$(date +%s)
+	scenario_$s
+	note "$s took $(($(date +%s) - s0)) s"
+done
+
+echo
+awk -F '\t' -v peer="$PEER_OK" '
+function ratio(a, b) {
+	if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) return "-"
+	return sprintf("%.2fx", a / b)
+}
+BEGIN {
+	printf "%-52s %14s %12s %14s %12s %14s\n", "metric", "agentd",
+	    "peer", "peer+persist", "agentd/peer", "agentd/persist"
+}
+{
+	printf "%-52s %14s %12s %14s %12s %14s\n", $1, $2,
+	    peer ? $3 : "skipped", peer ? $4 : "skipped", ratio($2, $3),
+	    ratio($2, $4)
+}' "$TABLE"
+[ "$PEER_OK" = 1 ] || echo "(peer skipped: $PEER_WHY)"
+echo "total $(($(date +%s) - BENCH_T0)) s; machine $IDLE% idle before the start, $(idle_pct)% at the end"
+# Exit 1 when a scenario failed (a run lost, a timeout, a tool error).
+if grep -q FAILED "$T/results" 2>/dev/null; then
+	echo "bench: FAILED: $(grep -c FAILED "$T/results") scenario(s), see their RESULT lines"
+	exit 1
+fi
+exit 0
