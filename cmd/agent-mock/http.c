@@ -686,6 +686,7 @@ handle_cancel(struct mock *m, struct evhttp_request *req, const char *id)
 
 	m->st.cancels++;
 	if (m->opts.dialect == DIALECT_DATABRICKS) {
+		/* The Databricks server's own answer, word for word. */
 		http_error(m, req, 501, "Cancellation is not yet implemented.",
 		    NULL, NULL);
 		return;
