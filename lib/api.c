@@ -7,6 +7,7 @@
  * from an unbounded buffer.
  */
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 #include "api.h"
 #include "batch.h"
 #include "log.h"
+#include "reqguard.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -41,6 +43,7 @@
 #define EVENTS_MAX	10000
 #define LIST_LIMIT	100
 #define LIST_MAX	1000
+#define HEADER_MAX	(64 * 1024)
 
 struct apiconn;
 
@@ -79,6 +82,7 @@ struct api {
 	uint64_t		 sweeps;
 	uint64_t		 requests;
 	uint64_t		 refused;
+	char			 guard_token[REQGUARD_TOKEN_LEN + 1];
 };
 
 static void	follower_push(struct follower *);
@@ -111,7 +115,11 @@ api_error(struct evhttp_request *req, int status, const char *code,
 	case 405: reason = "Method Not Allowed"; break;
 	case 409: reason = "Conflict"; break;
 	case 413: reason = "Payload Too Large"; break;
+	case 417: reason = "Expectation Failed"; break;
+	case 431: reason = "Request Header Fields Too Large"; break;
+	case 501: reason = "Not Implemented"; break;
 	case 503: reason = "Service Unavailable"; break;
+	case 505: reason = "HTTP Version Not Supported"; break;
 	default: reason = "Error"; break;
 	}
 	evhttp_send_reply(req, status, reason, b);
@@ -795,6 +803,34 @@ api_prune(struct api *a, struct evhttp_request *req)
 	api_json(req, 200, json_pack("{si}", "deleted", n));
 }
 
+/*
+ * A request the guard refused in place of the client's (reqguard.h):
+ * answer its JSON error, log it, and close the connection.
+ */
+static void
+api_refused(struct api *a, struct evhttp_request *req, uid_t uid)
+{
+	char		*body, code[64];
+	const char	*msg;
+	size_t		 len;
+	int		 status;
+
+	a->refused++;
+	body = api_body(req, &len);
+	if (reqguard_refusal(body, len, &status, code, sizeof code,
+	    &msg) != 0) {
+		status = 400;
+		snprintf(code, sizeof code, "bad_request");
+		msg = "malformed request";
+	}
+	log_warnx("api: refused a request from uid %ld: %s (HTTP %d)",
+	    (long)uid, msg, status);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
+	api_error(req, status, code, "%s", msg);
+	free(body);
+}
+
 /* Check the peer's uid: ours, root, or a member of --socket-group. */
 static int
 api_peer_allowed(struct api *a, struct evhttp_request *req, uid_t *uid)
@@ -1101,7 +1137,7 @@ api_route(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
 	struct evkeyvalq	 q;
 	char			 id[32], sub[32];
-	const char		*rest;
+	const char		*rest, *tok;
 	size_t			 idlen;
 	uid_t			 uid = 0;
 	struct apiconn		*ac;
@@ -1123,6 +1159,12 @@ api_route(struct evhttp_request *req, void *arg)
 		    (long)uid);
 		api_error(req, 403, "forbidden", "uid %ld may not use this "
 		    "socket", (long)uid);
+		return;
+	}
+	if (path != NULL && strcmp(path, REQGUARD_PATH) == 0 &&
+	    (tok = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    REQGUARD_HEADER)) != NULL && strcmp(tok, a->guard_token) == 0) {
+		api_refused(a, req, uid);
 		return;
 	}
 	if (a->shutting_down) {
@@ -1332,6 +1374,53 @@ api_listen(struct api *a, const char *path, char **cause)
 	return fd;
 }
 
+static void
+api_guard_free(void *ctx)
+{
+	reqguard_free(ctx);
+}
+
+/* evhttp's bufferevent for a new connection: the socket behind a guard. */
+static struct bufferevent *
+api_bevcb(struct event_base *base, void *arg)
+{
+	struct api		*a = arg;
+	struct bufferevent	*under, *bev;
+	struct reqguard		*g;
+
+	if ((under = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return NULL;
+	g = reqguard_new(HEADER_MAX, a->s->cfg->max_body, a->guard_token,
+	    under);
+	bev = bufferevent_filter_new(under, reqguard_filter, reqguard_output,
+	    BEV_OPT_CLOSE_ON_FREE, api_guard_free, g);
+	if (bev == NULL) {
+		reqguard_free(g);
+		bufferevent_free(under);
+		return NULL;
+	}
+	if (reqguard_attach(g, bev) != 0) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
+}
+
+/* The secret that marks the guard's refusal requests as its own. */
+static int
+api_guard_token(struct api *a)
+{
+	unsigned char	r[REQGUARD_TOKEN_LEN / 2];
+	size_t		 i;
+
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		return -1;
+	for (i = 0; i < sizeof r; i++)
+		snprintf(a->guard_token + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
 /* Start the API server. */
 struct api *
 api_start(struct sup *s, char **cause)
@@ -1355,14 +1444,21 @@ api_start(struct sup *s, char **cause)
 		a->group = gr->gr_gid;
 		a->has_group = 1;
 	}
+	if (api_guard_token(a) != 0) {
+		xasprintf(cause, "getrandom: %s", strerror(errno));
+		free(a);
+		return NULL;
+	}
 	if ((a->fd = api_listen(a, s->cfg->socket_path, cause)) == -1) {
 		free(a);
 		return NULL;
 	}
 	a->path = xstrdup(s->cfg->socket_path);
 	a->http = evhttp_new(s->base);
+	/* The guard enforces both; evhttp's limits are a backstop. */
 	evhttp_set_max_body_size(a->http, (ev_ssize_t)s->cfg->max_body);
-	evhttp_set_max_headers_size(a->http, 64 * 1024);
+	evhttp_set_max_headers_size(a->http, HEADER_MAX);
+	evhttp_set_bevcb(a->http, api_bevcb, a);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);

@@ -92,6 +92,26 @@ runs = json.load(open('$T/all.json'))['runs']
 ids = [r['id'] for r in runs]
 assert len(ids) == $total == len(set(ids)), (len(ids), $total)
 "
+python3 - "$SOCK" >"$T/close" <<'PY'
+import socket, sys, time
+# A big answer on a connection the client asked to close, read slowly: every
+# byte must arrive before the daemon closes it.
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"GET /v1/runs?limit=1000 HTTP/1.1\r\nConnection: close\r\n\r\n")
+time.sleep(0.5)
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    out += d
+    time.sleep(0.001)
+head, _, body = out.partition(b"\r\n\r\n")
+cl = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+print(cl[0] if cl else -1, len(body))
+PY
+check "Connection: close: a big answer arrives whole to a slow reader" python3 -c "
+a, b = map(int, open('$T/close').read().split()); assert a == b and a > 300000, (a, b)"
 check "limit over 1000 is refused" [ "$(code 'http://localhost/v1/runs?limit=5000')" = 400 ]
 check "since filter" [ "$(api 'http://localhost/v1/runs?since=9995&limit=1000&status=completed' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')" -ge 6 ]
 
@@ -107,32 +127,63 @@ check "bad JSON: 400" sh -c "[ \"\$(curl -s -o '$T/b' -w '%{http_code}' --unix-s
 check "JSON that is not an object: 400" [ "$(code -d '[1]' http://localhost/v1/runs)" = 400 ]
 check "bad mode: 400" [ "$(code -d '{"request":{},"mode":"warp"}' http://localhost/v1/runs)" = 400 ]
 check "bad priority: 400" [ "$(code -d '{"request":{},"priority":"high"}' http://localhost/v1/runs)" = 400 ]
-check "oversize body: 413" [ "$(head -c 10000 /dev/zero | tr '\0' a | code --data-binary @- http://localhost/v1/runs)" = 413 ]
+head -c 10000 /dev/zero | tr '\0' a >"$T/big"
+head -c 3000 /dev/zero | tr '\0' a >"$T/small"
+check "oversize body: 413 with the JSON error" sh -c "[ \"\$(curl -s -o '$T/b413' -w '%{http_code}' --unix-socket '$SOCK' --data-binary @'$T/big' http://localhost/v1/runs)\" = 413 ] && grep -q '\"code\":\"payload_too_large\".*10000 bytes is over the limit of 4096' '$T/b413'"
+check "oversize body: logged" grep -q "refused a request from uid [0-9]*: request body of 10000 bytes is over the limit of 4096 (--max-body) (HTTP 413)" "$T/agentd.log"
+check "oversize body with Expect: 100-continue: 413 at once" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --unix-socket '$SOCK' -H 'Expect: 100-continue' --data-binary @'$T/big' http://localhost/v1/runs | awk '\$2 < 0.9 { print \$1 }')\" = 413 ]"
+check "a body under the limit with Expect: 100-continue is served at once" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --unix-socket '$SOCK' -H 'Expect: 100-continue' --data-binary @'$T/small' http://localhost/v1/runs | awk '\$2 < 0.9 { print \$1 }')\" = 400 ]"
+check "chunked body under the limit: accepted" sh -c "echo '{\"request\":{\"model\":\"m\"},\"mode\":\"poll\"}' | curl -s -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' -H 'Transfer-Encoding: chunked' --data-binary @- http://localhost/v1/runs | grep -qx 201"
+check "chunked body over the limit: 413 with the JSON error" sh -c "curl -s --unix-socket '$SOCK' -H 'Transfer-Encoding: chunked' --data-binary @'$T/big' http://localhost/v1/runs | grep -q '\"code\":\"payload_too_large\"'"
 check "unknown route: 404" [ "$(code http://localhost/v2/nothing)" = 404 ]
 check "wrong method: 405" [ "$(code -X DELETE "http://localhost/v1/runs/$id")" = 405 ]
 check "bad query parameter: 400" [ "$(code 'http://localhost/v1/runs?limit=abc')" = 400 ]
 check "result of a running run: 409" sh -c "
     rid=\$(echo '{\"model\":\"m\",\"metadata\":{\"mock_events\":\"100\",\"mock_interval_ms\":\"100\"}}' | '$BIN/agentctl' -s '$SOCK' submit -f -)
     [ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' http://localhost/v1/runs/\$rid/result)\" = 409 ]"
-python3 - "$SOCK" <<'PY'
-import socket, sys
+python3 - "$SOCK" >"$T/malformed" <<'PY'
+import socket, sys, time
 p = sys.argv[1]
-def send(data, close_early=False):
+def send(data, close_early=False, wait=0):
     s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(p)
     s.sendall(data)
     if close_early:
         s.close(); return b""
+    time.sleep(wait)
+    out = b""
     try:
-        return s.recv(100)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
     except Exception:
-        return b""
+        pass
     finally:
         s.close()
-print("garbage:", send(b"\x00\xff\x13garbage\r\n\r\n")[:12])
+    return out
+def show(name, r):
+    head, _, body = r.partition(b"\r\n\r\n")
+    print(name, head.split(b"\r\n")[0].decode(), body.decode(errors="replace").strip())
+show("garbage:", send(b"\x00\xff\x13garbage\r\n\r\n"))
 send(b"POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mo", True)
 send(b"GET /v1/hea", True)
-print("huge header:", send(b"GET /v1/health HTTP/1.1\r\nX: " + b"a" * 100000 + b"\r\n\r\n")[:12])
+show("huge header:", send(b"GET /v1/health HTTP/1.1\r\nX: " + b"a" * 100000 + b"\r\n\r\n"))
+show("bad request line:", send(b"GET /v1/health\r\n\r\n"))
+show("unknown method:", send(b"BREW /v1/health HTTP/1.1\r\n\r\n"))
+show("transfer coding:", send(b"POST /v1/runs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"))
+show("pipelined:", send(b"GET /v1/health HTTP/1.1\r\n\r\nGET /v2/x HTTP/1.1\r\n\r\nPOST /v1/runs HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", wait=0.5))
 PY
+cat "$T/malformed" >&2
+check "garbage bytes: 400 with the JSON error" grep -q '^garbage: HTTP/1.1 400 Bad Request {"error":{"code":"bad_request"' "$T/malformed"
+check "huge header: 431 with the JSON error" grep -q '^huge header: HTTP/1.1 431 .*"code":"request_header_fields_too_large".*over the limit of 65536' "$T/malformed"
+check "bad request line: 400 JSON" grep -q '^bad request line: HTTP/1.1 400 .*malformed request line' "$T/malformed"
+check "unknown method: 501 JSON" grep -q '^unknown method: HTTP/1.1 501 .*"code":"not_implemented"' "$T/malformed"
+check "unknown transfer coding: 501 JSON" grep -q '^transfer coding: HTTP/1.1 501 .*gzip' "$T/malformed"
+check "pipelined requests answered in order, the oversize one last" python3 -c "
+import re; t = open('$T/malformed').read()
+assert re.search(r'pipelined: HTTP/1.1 200 OK .*HTTP/1.1 404 Not Found.*HTTP/1.1 413 Payload Too Large', t, re.S), t"
+check "malformed requests: each logged" sh -c "[ \$(grep -c 'api: refused a request from uid' '$T/agentd.log') -ge 9 ]"
 check "garbage bytes, half-sent requests, huge headers: still serving" health
 check "the daemon logged no crash" sh -c "! grep -q 'fatal' '$T/agentd.log'"
 
