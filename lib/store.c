@@ -25,6 +25,9 @@ struct store {
 	char		*endpoint;
 	sqlite3_stmt	*ins_event;
 	sqlite3_stmt	*upd_cursor;
+	sqlite3_stmt	*sel_gen;
+	sqlite3_stmt	*begin;
+	sqlite3_stmt	*commit;
 	int		 in_txn;
 };
 
@@ -197,7 +200,13 @@ store_open(const char *path, char **cause)
 	    sqlite3_prepare_v3(db, "UPDATE runs SET last_seq = max(last_seq, "
 	    "?), event_count = event_count + ?, last_event_at = ?, "
 	    "updated_at = ? WHERE n = ? AND lease_gen = ?", -1,
-	    SQLITE_PREPARE_PERSISTENT, &st->upd_cursor, NULL) != SQLITE_OK) {
+	    SQLITE_PREPARE_PERSISTENT, &st->upd_cursor, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db, "SELECT lease_gen FROM runs WHERE n = ?", -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->sel_gen, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db, "BEGIN IMMEDIATE", -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
+	    &st->commit, NULL) != SQLITE_OK) {
 		xasprintf(cause, "%s: prepare: %s", path, sqlite3_errmsg(db));
 		store_close(st);
 		return NULL;
@@ -227,6 +236,9 @@ store_close(struct store *st)
 		return;
 	sqlite3_finalize(st->ins_event);
 	sqlite3_finalize(st->upd_cursor);
+	sqlite3_finalize(st->sel_gen);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
 	sqlite3_close(st->db);
 	free(st->endpoint);
 	free(st);
@@ -238,11 +250,24 @@ store_err(struct store *st, const char *what)
 	log_warnx("store: %s: %s", what, sqlite3_errmsg(st->db));
 }
 
-/* Begin a write transaction (BEGIN IMMEDIATE); 0 or -1. */
+/* Step a prepared statement that returns no rows; 0 or -1. */
+static int
+step_done(sqlite3_stmt *s)
+{
+	int	rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Begin a write transaction (BEGIN IMMEDIATE); 0 or -1. BEGIN and COMMIT
+ * are prepared once: a worker runs them every loop turn.
+ */
 int
 store_begin(struct store *st)
 {
-	if (exec_sql(st->db, "BEGIN IMMEDIATE", NULL) != 0) {
+	if (step_done(st->begin) != 0) {
 		store_err(st, "begin");
 		return -1;
 	}
@@ -254,7 +279,7 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
-	if (exec_sql(st->db, "COMMIT", NULL) != 0) {
+	if (step_done(st->commit) != 0) {
 		store_err(st, "commit");
 		store_rollback(st);
 		return -1;
@@ -434,17 +459,33 @@ store_run_insert(struct store *st, const struct run_new *rn, char *id,
 	return 0;
 }
 
-/* Insert events and move the cursor, fenced by generation. */
+/*
+ * Insert events and move the cursor, fenced by generation. Inside the
+ * caller's write transaction: the generation is checked first, and since
+ * the transaction holds the write lock it cannot change before the
+ * cursor update, so a fenced run writes nothing and needs no savepoint.
+ * -1 means the caller must roll the whole transaction back.
+ */
 int
 store_events_append(struct store *st, int64_t n, int64_t gen,
     const struct store_event *ev, size_t nev, int64_t last_seq, int64_t now)
 {
 	sqlite3_stmt	*s;
 	size_t		 i;
-	int		 added = 0;
+	int		 added = 0, rc;
 
-	if (exec_sql(st->db, "SAVEPOINT ev", NULL) != 0)
+	s = st->sel_gen;
+	sqlite3_bind_int64(s, 1, n);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_err(st, "lease check");
+		sqlite3_reset(s);
 		return -1;
+	}
+	rc = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) == gen;
+	sqlite3_reset(s);
+	if (!rc)
+		return -2;	/* Invariant 3: a fenced worker writes nothing. */
 	s = st->ins_event;
 	for (i = 0; i < nev; i++) {
 		sqlite3_bind_int64(s, 1, n);
@@ -456,7 +497,7 @@ store_events_append(struct store *st, int64_t n, int64_t gen,
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			store_err(st, "insert event");
 			sqlite3_reset(s);
-			goto fail;
+			return -1;
 		}
 		added += sqlite3_changes(st->db);
 		sqlite3_reset(s);
@@ -471,19 +512,15 @@ store_events_append(struct store *st, int64_t n, int64_t gen,
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_err(st, "advance cursor");
 		sqlite3_reset(s);
-		goto fail;
+		return -1;
 	}
 	sqlite3_reset(s);
 	if (sqlite3_changes(st->db) == 0) {
-		/* Invariant 3: a fenced worker writes nothing. */
-		exec_sql(st->db, "ROLLBACK TO ev; RELEASE ev", NULL);
-		return -2;
+		log_warnx("store: run %lld: lease changed inside a write "
+		    "transaction", (long long)n);
+		return -1;
 	}
-	exec_sql(st->db, "RELEASE ev", NULL);
 	return added;
-fail:
-	exec_sql(st->db, "ROLLBACK TO ev; RELEASE ev", NULL);
-	return -1;
 }
 
 /* Append ", col = ?" for a patch field. */

@@ -89,7 +89,7 @@ void	store_rollback(struct store *st);
  * Inside a transaction: insert events (duplicates by (run, seq) ignored)
  * and advance the run's cursor, conditioned on the lease generation.
  * Return the number of new events (>= 0), -2 if fenced (nothing written),
- * -1 on error.
+ * -1 on error (the caller must roll the whole transaction back).
  */
 struct store_event {
 	int64_t		 seq;

@@ -267,6 +267,18 @@ test_store_fencing(void **state)
 	    0, util_now_ms()), -2);
 	assert_int_equal(store_commit(f->st), 0);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 0);
+	/* In one transaction the fenced append writes nothing, the other does. */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, &ev, 1,
+	    0, util_now_ms()), -2);
+	ev.seq = 1;
+	assert_int_equal(store_events_append(f->st, b[0].n, b[0].gen, &ev, 1,
+	    1, util_now_ms()), 1);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(sql_int(f->db, "SELECT min(seq) FROM events"), 1);
+	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 1);
+	ev.seq = 0;
 	p.status = RUN_COMPLETED;
 	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 0);
 	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 1);
