@@ -113,6 +113,7 @@ api_error(struct evhttp_request *req, int status, const char *code,
 	case 403: reason = "Forbidden"; break;
 	case 404: reason = "Not Found"; break;
 	case 405: reason = "Method Not Allowed"; break;
+	case 408: reason = "Request Timeout"; break;
 	case 409: reason = "Conflict"; break;
 	case 413: reason = "Payload Too Large"; break;
 	case 417: reason = "Expectation Failed"; break;
@@ -1400,7 +1401,7 @@ api_bevcb(struct event_base *base, void *arg)
 		bufferevent_free(under);
 		return NULL;
 	}
-	if (reqguard_attach(g, bev) != 0) {
+	if (reqguard_attach(g, bev, (int)a->s->cfg->api_timeout_s) != 0) {
 		bufferevent_free(bev);
 		return NULL;
 	}

@@ -32,7 +32,7 @@
 
 enum rg_state {
 	RG_HEAD,	/* looking for the end of a header block */
-	RG_BODY,	/* passing left bytes of a Content-Length body */
+	RG_BODY,	/* holding a request until its Content-Length body */
 	RG_CHUNKED,	/* holding a chunked request until its end */
 	RG_DISCARD	/* refused: drop everything that follows */
 };
@@ -54,7 +54,9 @@ struct reqguard {
 	enum rg_chunk	 chunk;
 	size_t		 scanned;	/* bytes of src seen or held */
 	size_t		 head_len;	/* RG_CHUNKED: its head's size */
-	uint64_t	 left;		/* RG_BODY, CH_DATA: to go */
+	uint64_t	 left;		/* RG_BODY: body size; CH_DATA: to go */
+	struct event	*timer_ev;	/* a request's time to arrive */
+	int		 timeout_s;
 	uint64_t	 body;		/* RG_CHUNKED: data so far */
 };
 
@@ -85,6 +87,8 @@ reqguard_new(size_t max_header, size_t max_body, const char *token,
 	return g;
 }
 
+static void	timer_cb(evutil_socket_t, short, void *);
+
 /*
  * A filter bufferevent does not look at its output when it is enabled for
  * writing, only when bytes are added; evhttp adds a response before it
@@ -114,13 +118,18 @@ output_added(struct evbuffer *b, const struct evbuffer_cb_info *info,
 }
 
 int
-reqguard_attach(struct reqguard *g, struct bufferevent *bev)
+reqguard_attach(struct reqguard *g, struct bufferevent *bev, int timeout_s)
 {
 	g->bev = bev;
+	g->timeout_s = timeout_s;
 	g->flush_ev = event_new(bufferevent_get_base(bev), -1, 0, flush_cb,
 	    g);
-	if (g->flush_ev == NULL || evbuffer_add_cb(bufferevent_get_output(bev),
-	    output_added, g) == NULL)
+	if (timeout_s > 0)
+		g->timer_ev = evtimer_new(bufferevent_get_base(bev), timer_cb,
+		    g);
+	if (g->flush_ev == NULL || (timeout_s > 0 && g->timer_ev == NULL) ||
+	    evbuffer_add_cb(bufferevent_get_output(bev), output_added,
+	    g) == NULL)
 		return -1;
 	return 0;
 }
@@ -132,6 +141,8 @@ reqguard_free(struct reqguard *g)
 		return;
 	if (g->flush_ev != NULL)
 		event_free(g->flush_ev);
+	if (g->timer_ev != NULL)
+		event_free(g->timer_ev);
 	free(g);
 }
 
@@ -528,6 +539,50 @@ chunked_step(struct reqguard *g, struct evbuffer *src, struct evbuffer *dst)
 	}
 }
 
+/*
+ * The end of a filter call: a request partly received has --api-timeout
+ * seconds from its first byte to arrive whole; evhttp's own idle timeout
+ * on the connection is pushed one second later so that the guard's 408
+ * comes first.
+ */
+static enum bufferevent_filter_result
+done(struct reqguard *g, struct evbuffer *src, int passed)
+{
+	struct timeval	 tv, later;
+
+	if (g->timer_ev != NULL) {
+		if (g->state == RG_DISCARD || evbuffer_get_length(src) == 0)
+			evtimer_del(g->timer_ev);
+		else if (!evtimer_pending(g->timer_ev, NULL)) {
+			tv.tv_sec = g->timeout_s;
+			tv.tv_usec = 0;
+			later.tv_sec = g->timeout_s + 1;
+			later.tv_usec = 0;
+			evtimer_add(g->timer_ev, &tv);
+			bufferevent_set_timeouts(g->bev, &later, &later);
+		}
+	}
+	return passed ? BEV_OK : BEV_NEED_MORE;
+}
+
+/* A request did not arrive whole in time: refuse it with 408. */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reqguard	*g = arg;
+	char		 why[128];
+
+	(void)fd;
+	(void)what;
+	if (g->state == RG_DISCARD)
+		return;
+	snprintf(why, sizeof why, "the request did not arrive whole within "
+	    "%d s (--api-timeout)", g->timeout_s);
+	refuse(g, bufferevent_get_input(g->under), bufferevent_get_input(g->bev),
+	    408, "request_timeout", why);
+	bufferevent_trigger(g->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
 enum bufferevent_filter_result
 reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *ctx)
@@ -545,20 +600,19 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		switch (g->state) {
 		case RG_DISCARD:
 			evbuffer_drain(src, len);
-			return passed ? BEV_OK : BEV_NEED_MORE;
+			return done(g, src, passed);
 		case RG_BODY:
-			if (len == 0)
-				return passed ? BEV_OK : BEV_NEED_MORE;
-			n = len < g->left ? len : (size_t)g->left;
-			evbuffer_remove_buffer(src, dst, n);
-			g->left -= n;
+			if (len - g->head_len < g->left)
+				return done(g, src, passed);
+			evbuffer_remove_buffer(src, dst, g->head_len +
+			    (size_t)g->left);
+			g->state = RG_HEAD;
+			g->scanned = 0;
 			passed = 1;
-			if (g->left == 0)
-				g->state = RG_HEAD;
 			continue;
 		case RG_CHUNKED:
 			if (!chunked_step(g, src, dst))
-				return passed ? BEV_OK : BEV_NEED_MORE;
+				return done(g, src, passed);
 			passed = 1;
 			continue;
 		case RG_HEAD:
@@ -570,7 +624,7 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			if (p[0] == '\n')
 				n = 1;
 			else if (p[0] == '\r' && len < 2)
-				return passed ? BEV_OK : BEV_NEED_MORE;
+				return done(g, src, passed);
 			else if (p[0] == '\r' && p[1] == '\n')
 				n = 2;
 			else
@@ -579,7 +633,7 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			len -= n;
 		}
 		if (len == 0)
-			return passed ? BEV_OK : BEV_NEED_MORE;
+			return done(g, src, passed);
 		if ((end = head_end(g, src)) == 0) {
 			if (len > g->max_header) {
 				char	why[128];
@@ -588,9 +642,9 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 				    "the limit of %zu bytes", g->max_header);
 				refuse(g, src, dst, 431,
 				    "request_header_fields_too_large", why);
-				return BEV_OK;
+				return done(g, src, 1);
 			}
-			return passed ? BEV_OK : BEV_NEED_MORE;
+			return done(g, src, passed);
 		}
 		if (end > g->max_header) {
 			char	why[128];
@@ -599,13 +653,13 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			    "limit of %zu bytes", g->max_header);
 			refuse(g, src, dst, 431,
 			    "request_header_fields_too_large", why);
-			return BEV_OK;
+			return done(g, src, 1);
 		}
 		p = evbuffer_pullup(src, (ev_ssize_t)end);
 		head_parse(&h, (const char *)p, end, g->max_body);
 		if (h.status != 0) {
 			refuse(g, src, dst, h.status, h.code, h.why);
-			return BEV_OK;
+			return done(g, src, 1);
 		}
 		if (h.expect_continue) {
 			/*
@@ -627,11 +681,13 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			g->body = 0;
 			continue;
 		}
-		evbuffer_remove_buffer(src, dst, end);
-		passed = 1;
-		g->scanned = 0;
+		/*
+		 * The body is held too, so evhttp only ever sees whole
+		 * requests and a refusal can always be put in their place.
+		 */
+		g->state = RG_BODY;
+		g->head_len = end;
 		g->left = h.length;
-		g->state = h.length > 0 ? RG_BODY : RG_HEAD;
 	}
 }
 

@@ -5,8 +5,9 @@
  * headers too large, a malformed request line, an unknown method or
  * transfer coding) itself, with an HTML page and no hook to log it. The
  * guard frames every request on a connection before evhttp sees it,
- * checks it against the limits, and puts a refusal request in place of
- * one it will not pass: evhttp hands that to the API handler, which
+ * holds it until it is whole, checks it against the limits, and puts a
+ * refusal request in place of one it will not pass or that does not
+ * arrive whole in time: evhttp hands that to the API handler, which
  * answers with the JSON error and a log line, in order after any earlier
  * pipelined request, and closes the connection. The guard never passes
  * bytes it has not framed, so evhttp's own limits stay as a backstop only.
@@ -35,8 +36,12 @@ struct reqguard;
  */
 struct reqguard	*reqguard_new(size_t max_header, size_t max_body,
 		    const char *token, struct bufferevent *under);
-/* Tie the guard to the filter bufferevent made with it. 0 or -1. */
-int		 reqguard_attach(struct reqguard *g, struct bufferevent *bev);
+/*
+ * Tie the guard to the filter bufferevent made with it; a request partly
+ * received is refused with 408 after timeout_s (0: never). 0 or -1.
+ */
+int		 reqguard_attach(struct reqguard *g, struct bufferevent *bev,
+		    int timeout_s);
 void		 reqguard_free(struct reqguard *g);
 /* bufferevent_filter_cb for the input side; ctx is the guard. */
 enum bufferevent_filter_result reqguard_filter(struct evbuffer *src,

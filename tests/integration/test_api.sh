@@ -207,7 +207,24 @@ fi
 
 # --- connection limit
 kill_agentd 15
-start_agentd --workers 1 --max-connections 2
+start_agentd --workers 1 --max-connections 2 --api-timeout 2
+python3 - "$SOCK" >"$T/slow" <<'PY'
+import socket, sys, time
+# Half a request, then nothing: answered 408 after --api-timeout.
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+t0 = time.time()
+s.sendall(b"POST /v1/runs HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"mo")
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    out += d
+print("%.1f" % (time.time() - t0), out.split(b"\r\n")[0].decode(), out.partition(b"\r\n\r\n")[2].decode().strip())
+PY
+cat "$T/slow" >&2
+check "half-sent request: 408 with the JSON error after --api-timeout" grep -Eq '^(1\.[89]|2\.[0-9]) HTTP/1.1 408 Request Timeout \{"error":\{"code":"request_timeout"' "$T/slow"
+check "half-sent request: logged" grep -q "did not arrive whole within 2 s (--api-timeout) (HTTP 408)" "$T/agentd.log"
 python3 - "$SOCK" >"$T/conns" <<'PY'
 import socket, sys, time
 ss = []

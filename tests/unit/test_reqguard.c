@@ -159,6 +159,27 @@ test_reqguard_holds_chunked_until_complete(void **state)
 }
 
 static void
+test_reqguard_holds_body_until_complete(void **state)
+{
+	struct reqguard	*g = reqguard_new(MAX_HEADER, MAX_BODY, TOKEN, NULL);
+	struct evbuffer	*src = evbuffer_new(), *dst = evbuffer_new();
+	const char	*head = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcd";
+
+	(void)state;
+	evbuffer_add(src, head, strlen(head));
+	assert_int_equal(reqguard_filter(src, dst, -1, BEV_NORMAL, g),
+	    BEV_NEED_MORE);
+	assert_int_equal(evbuffer_get_length(dst), 0);
+	evbuffer_add(src, "eGET", 4);
+	assert_int_equal(reqguard_filter(src, dst, -1, BEV_NORMAL, g), BEV_OK);
+	assert_int_equal(evbuffer_get_length(dst), strlen(head) + 1);
+	assert_int_equal(evbuffer_get_length(src), 3);
+	evbuffer_free(src);
+	evbuffer_free(dst);
+	reqguard_free(g);
+}
+
+static void
 test_reqguard_refuses_bad_requests(void **state)
 {
 	const char	*ok = "GET /ok HTTP/1.1\r\n\r\n";
@@ -299,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_reqguard_passes_good_requests),
 		cmocka_unit_test(test_reqguard_skips_blank_lines),
 		cmocka_unit_test(test_reqguard_holds_chunked_until_complete),
+		cmocka_unit_test(test_reqguard_holds_body_until_complete),
 		cmocka_unit_test(test_reqguard_refuses_bad_requests),
 		cmocka_unit_test(test_reqguard_discards_after_refusal),
 		cmocka_unit_test(test_reqguard_renames_expect),
