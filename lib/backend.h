@@ -110,11 +110,13 @@ const char	*backend_status_local(const char *status);
 
 /*
  * One stream event, decoded: what the worker needs to dedupe, store and
- * finish a run. Pointers are into obj (or the caller's sse_type) and live
- * until backend_event_clear.
+ * finish a run. Pointers are into obj, buf or the caller's sse_type and
+ * live until backend_event_clear; the struct must not be copied (buf).
  */
+#define BACKEND_EVENT_BUF	256
 struct backend_event {
-	json_t		*obj;		/* the parsed data, owned */
+	json_t		*obj;		/* the parsed data, owned; NULL when
+					   the scanner sufficed */
 	const char	*type;		/* JSON "type", else the SSE name */
 	int64_t		 seq;		/* -1: missing or invalid */
 	const char	*response_id;	/* response.id or response_id */
@@ -123,12 +125,22 @@ struct backend_event {
 	int		 done_marker;	/* data: [DONE] */
 	char		*response;	/* final response JSON (allocated) */
 	char		 error[1024];	/* why it failed, "" if not */
+	char		 buf[BACKEND_EVENT_BUF];	/* fast path strings */
 };
 /*
  * Decode one event's data. 0, or -1 if the data is neither [DONE] nor a
  * JSON object (ev is then empty). Always call backend_event_clear.
+ * Non-terminal events are decoded by one pass of jscan, without jansson;
+ * the rest, and what jscan is unsure of, by backend_event_parse_slow.
  */
 int		 backend_event_parse(enum backend_dialect d,
+		    const char *sse_type, const char *data, size_t len,
+		    struct backend_event *ev);
+/*
+ * The same with jansson alone: the reference backend_event_parse must
+ * agree with (tests/fuzz/fuzz_jscan.c checks it does) and its fallback.
+ */
+int		 backend_event_parse_slow(enum backend_dialect d,
 		    const char *sse_type, const char *data, size_t len,
 		    struct backend_event *ev);
 void		 backend_event_clear(struct backend_event *ev);

@@ -13,7 +13,8 @@ import collections
 import sys
 
 GROUPS = [
-    ("event JSON decode (jansson)", ["backend_event_parse", "json_loadb"]),
+    ("event JSON decode (jscan; jansson for terminal events)",
+     ["backend_event_parse", "json_loadb"]),
     ("SSE parsing (sse.c, excl. handlers)", ["sse_parser_feed"]),
     ("event handling (run_sse_event)", ["run_sse_event"]),
     ("store flush (worker_flush)", ["worker_flush"]),
