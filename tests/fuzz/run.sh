@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every libFuzzer target in FUZZ_DIR for FUZZ_SECONDS each, starting
 # from the seed corpora in tests/fuzz/corpus/<name> (copied: the repository's
-# seeds are not modified). Prints "PASS fuzz_x: ..." or "FAIL fuzz_x: ...";
+# seeds are not modified), with tests/fuzz/<name>.dict as the dictionary if
+# there is one. Prints "PASS fuzz_x: ..." or "FAIL fuzz_x: ...";
 # a crashing input is kept in the log directory. Exit 1 on any finding.
 set -u
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
@@ -16,8 +17,11 @@ for bin in "$FUZZ_DIR"/fuzz_*; do
 	seeds=tests/fuzz/corpus/${name#fuzz_}
 	mkdir -p "$work/$name/corpus" "$work/$name/crash"
 	[ -d "$seeds" ] && cp -r "$seeds"/. "$work/$name/corpus/" 2>/dev/null
+	set --
+	[ -f "tests/fuzz/${name#fuzz_}.dict" ] &&
+	    set -- -dict="tests/fuzz/${name#fuzz_}.dict"
 	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 -artifact_prefix="$work/$name/crash/" \
+	    -print_final_stats=1 -artifact_prefix="$work/$name/crash/" "$@" \
 	    "$work/$name/corpus" >"$work/$name.log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$name.log")
