@@ -10,7 +10,9 @@ start_mock
 start_agentd --workers 2
 submit 6 150 20 >/dev/null || { fail "submit"; exit 1; }
 wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM events') -gt 50 ]"
-(echo "BEGIN IMMEDIATE;"; sleep 10; echo "COMMIT;") | sqlite3 "$DB" &
+# .timeout: agentd may hold the lock for a moment just then.
+(echo ".timeout 5000"; echo "BEGIN IMMEDIATE;"; sleep 10; echo "COMMIT;") |
+    sqlite3 "$DB" &
 lockpid=$!
 sleep 1
 check "lock held elsewhere: API still answers reads" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/runs >/dev/null"
