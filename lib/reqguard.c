@@ -50,6 +50,7 @@ struct reqguard {
 	struct bufferevent *under;	/* the socket */
 	struct bufferevent *bev;	/* the filter evhttp uses */
 	struct event	*flush_ev;
+	int		 flushing;	/* inside flush_cb */
 	enum rg_state	 state;
 	enum rg_chunk	 chunk;
 	size_t		 scanned;	/* bytes of src seen or held */
@@ -90,10 +91,34 @@ reqguard_new(size_t max_header, size_t max_body, const char *token,
 static void	timer_cb(evutil_socket_t, short, void *);
 
 /*
- * A filter bufferevent does not look at its output when it is enabled for
- * writing, only when bytes are added; evhttp adds a response before it
- * enables writing. So every addition schedules a flush for the next loop
- * turn, when evhttp has enabled writing.
+ * Whether evhttp still owns the connection. bufferevent_free clears the
+ * callbacks at once but the memory goes only when its finalizer runs, so
+ * the guard's events can fire in between; touching the bufferevent then
+ * would re-add its timers to a block about to be freed. evhttp always
+ * keeps an event callback on a live connection.
+ */
+static int
+bev_alive(struct reqguard *g)
+{
+	bufferevent_event_cb	 ecb = NULL;
+
+	if (g->bev == NULL)
+		return 0;
+	bufferevent_getcb(g->bev, NULL, NULL, &ecb, NULL);
+	return ecb != NULL;
+}
+
+/*
+ * Output is written only from here, on a loop turn of its own. libevent
+ * 2.1 runs the output filter when bytes are added and when the socket has
+ * drained, and in both cases, once the filter empties the output, calls
+ * evhttp's "response sent" callback without holding a reference: evhttp
+ * may free the connection there (Connection: close), after which libevent
+ * re-arms the filter's write timer on the freed bufferevent (a timer in
+ * freed memory; valgrind saw it after a big answer to a slow reader). It
+ * also does not run the filter when writing is enabled, and evhttp adds a
+ * response before it enables writing. bufferevent_flush holds a reference
+ * across all of it, and by the next loop turn evhttp has enabled writing.
  */
 static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -102,19 +127,28 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!bev_alive(g))
+		return;
+	g->flushing = 1;
 	bufferevent_flush(g->bev, EV_WRITE, BEV_NORMAL);
+	g->flushing = 0;
+}
+
+static void
+flush_soon(struct reqguard *g)
+{
+	if (g->flush_ev != NULL && !event_pending(g->flush_ev, EV_TIMEOUT,
+	    NULL))
+		event_active(g->flush_ev, EV_TIMEOUT, 0);
 }
 
 static void
 output_added(struct evbuffer *b, const struct evbuffer_cb_info *info,
     void *arg)
 {
-	struct reqguard	*g = arg;
-
 	(void)b;
-	if (info->n_added > 0 && !event_pending(g->flush_ev, EV_TIMEOUT,
-	    NULL))
-		event_active(g->flush_ev, EV_TIMEOUT, 0);
+	if (info->n_added > 0)
+		flush_soon(arg);
 }
 
 int
@@ -574,7 +608,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (g->state == RG_DISCARD)
+	if (g->state == RG_DISCARD || !bev_alive(g))
 		return;
 	snprintf(why, sizeof why, "the request did not arrive whole within "
 	    "%d s (--api-timeout)", g->timeout_s);
@@ -698,6 +732,7 @@ reqguard_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	struct reqguard	*g = ctx;
 	evutil_socket_t	 fd;
 	size_t		 len, n;
+	int		 w, progress = 0;
 
 	(void)limit;
 	(void)mode;
@@ -706,32 +741,46 @@ reqguard_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		evbuffer_add_buffer(dst, src);
 		return BEV_OK;
 	}
+	if (!g->flushing) {
+		/* See flush_cb: libevent's own calls only schedule a flush. */
+		if (evbuffer_get_length(dst) == 0 &&
+		    evbuffer_get_length(src) > 0)
+			flush_soon(g);
+		return BEV_NEED_MORE;
+	}
 	/* Invariant: src is empty only when dst (the socket's queue) is. */
 	if (evbuffer_get_length(dst) > 0 ||
 	    (len = evbuffer_get_length(src)) == 0)
 		return BEV_NEED_MORE;	/* called again once dst drains */
 	while (len > 0) {
-		if (evbuffer_write(src, fd) == -1) {
-			if (errno == EINTR)
+		if ((w = evbuffer_write(src, fd)) <= 0) {
+			if (w == -1 && errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (w == -1 && errno != EAGAIN &&
+			    errno != EWOULDBLOCK) {
 				/* Let the socket bufferevent meet the error. */
 				evbuffer_add_buffer(dst, src);
 				return BEV_OK;
 			}
 			break;
 		}
+		progress = 1;
 		len = evbuffer_get_length(src);
 	}
-	if (len <= 1)
+	if (len == 0)
 		return BEV_OK;
 	/*
 	 * The socket is full: queue a part on the socket bufferevent, which
-	 * calls the filter again once it has written it, and keep a byte.
+	 * calls the filter once it has written it, and keep a byte; with
+	 * one byte left, just ask it to call once the socket is writable.
 	 */
-	n = len - 1 < HANDOFF_MAX ? len - 1 : HANDOFF_MAX;
-	evbuffer_remove_buffer(src, dst, n);
-	return BEV_OK;
+	if (len > 1) {
+		n = len - 1 < HANDOFF_MAX ? len - 1 : HANDOFF_MAX;
+		evbuffer_remove_buffer(src, dst, n);
+		progress = 1;
+	} else
+		bufferevent_enable(g->under, EV_WRITE);
+	return progress ? BEV_OK : BEV_NEED_MORE;
 }
 
 int
