@@ -27,6 +27,9 @@ BIN	 = $(if $(filter 1,$(SANITIZE)),$(B)/bin,bin)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# agentctl runs once per command, so it links only what it uses: jansson,
+# and SQLite for working on the store while agentd is down (offline.c).
+CTL_LIBS   := $(shell pkg-config --libs sqlite3 jansson 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS	+= -std=c11 $(OPT) $(WARN) $(SANFLAGS)
@@ -75,7 +78,7 @@ $(BIN)/agentd: $(AGENTD_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
 
 $(BIN)/agentctl: $(CTL_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS) -lm
 
 $(BIN)/agent-mock: $(MOCK_SRCS:%.c=$(B)/%.o) $(B)/libagentd.a
 	@mkdir -p $(dir $@)

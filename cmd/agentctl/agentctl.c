@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "agentctl.h"
 #include "util.h"
 
@@ -245,13 +243,8 @@ main(int argc, char **argv)
 	ctx.socket = sock;
 	ctx.color = want_color();
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		fprintf(stderr, "agentctl: curl_global_init failed\n");
-		return CTL_EXIT_DAEMON;
-	}
 	rc = ctx.cmd->exec(&ctx, argc, argv);
 	ctl_client_free(&ctx);
-	curl_global_cleanup();
 
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE)

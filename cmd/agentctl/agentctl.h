@@ -30,7 +30,6 @@ struct ctl_ctx {
 	int			 color;		/* colour status words */
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	int			 opt_started;	/* ctl_getopt reset optind */
-	void			*curl;		/* CURL easy handle, lazily */
 	char			*noconn;	/* why agentd was unreachable */
 };
 
