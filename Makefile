@@ -107,7 +107,7 @@ FUZZ_LIB_OBJS	 = $(LIB_SRCS:%.c=$(FZ)/%.o) $(FZ)/schema_sql.o
 fuzz-deps:
 	@sh tests/deps.sh clang libclang-rt-14-dev
 
-$(FZ)/%.o: %.c $(wildcard lib/*.h)
+$(FZ)/%.o: %.c $(wildcard lib/*.h cmd/agentctl/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -I$(B) $(FUZZ_CFLAGS) \
 	    -fsanitize=fuzzer-no-link -c -o $@ $<
@@ -125,6 +125,13 @@ $(FZ)/fuzz_batch: tests/fuzz/fuzz_batch.c $(FZ)/cmd/agentctl/batch-lines.o \
     $(FZ)/libagentd.a
 	$(FUZZ_CC) $(CPPFLAGS) -Icmd/agentctl $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	    -o $@ $< $(FZ)/cmd/agentctl/batch-lines.o $(FZ)/libagentd.a \
+	    $(LDLIBS)
+
+# So is its HTTP response parser.
+$(FZ)/fuzz_http_resp: tests/fuzz/fuzz_http_resp.c \
+    $(FZ)/cmd/agentctl/http-resp.o $(FZ)/libagentd.a
+	$(FUZZ_CC) $(CPPFLAGS) -Icmd/agentctl $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< $(FZ)/cmd/agentctl/http-resp.o $(FZ)/libagentd.a \
 	    $(LDLIBS)
 
 $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ)/libagentd.a
