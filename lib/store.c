@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "jsonbuf.h"
 #include "log.h"
 #include "schema.h"
 #include "store.h"
@@ -1275,32 +1276,96 @@ error_json(sqlite3_stmt *s, int i)
 	return err;
 }
 
-/* Build the API's run object from a row selected with RUN_COLS. */
+/* Append column i of a row to b, as store_col_json would give it. */
+static void
+col_write(struct jsonbuf *b, sqlite3_stmt *s, int i)
+{
+	const char	*text;
+
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_NULL:
+		jsonbuf_raw(b, "null");
+		break;
+	case SQLITE_INTEGER:
+		jsonbuf_int(b, sqlite3_column_int64(s, i));
+		break;
+	default:
+		text = (const char *)sqlite3_column_text(s, i);
+		jsonbuf_str(b, text, (size_t)sqlite3_column_bytes(s, i));
+		break;
+	}
+}
+
+/*
+ * Append the API's run object for a row selected with RUN_COLS to b. The
+ * one definition of a run's JSON: run_row_json parses what this writes,
+ * and a page of runs is written with it directly, since building and
+ * dumping 100 jansson objects was most of the time of GET /v1/runs.
+ */
+static void
+run_row_write(struct jsonbuf *b, sqlite3_stmt *s)
+{
+	static const char *const names[] = {
+		"{\"id\":", ",\"status\":", ",\"mode\":",
+		",\"resolved_mode\":", ",\"backend_id\":",
+		",\"backend_status\":", ",\"endpoint\":", ",\"queue\":",
+		",\"priority\":", ",\"creates\":", ",\"last_seq\":",
+		",\"event_count\":", ",\"last_event_at\":",
+		",\"created_at\":", ",\"updated_at\":", ",\"finished_at\":"
+	};
+	static const char *const tail[] = {
+		",\"worker\":", ",\"dialect\":", ",\"attempt\":",
+		",\"max_attempts\":", ",\"batch\":", ",\"custom_id\":",
+		",\"not_before\":"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		jsonbuf_raw(b, names[i]);
+		col_write(b, s, (int)i);
+	}
+	jsonbuf_raw(b, sqlite3_column_int(s, 16) ? ",\"resumable\":true" :
+	    ",\"resumable\":false");
+	jsonbuf_raw(b, ",\"idempotency_key\":");
+	col_write(b, s, 17);
+	/* As error_json: null unless there is a status or a message. */
+	jsonbuf_raw(b, ",\"error\":");
+	if (sqlite3_column_type(s, 18) == SQLITE_NULL &&
+	    sqlite3_column_type(s, 19) == SQLITE_NULL)
+		jsonbuf_raw(b, "null");
+	else {
+		jsonbuf_raw(b, "{\"http_status\":");
+		col_write(b, s, 18);
+		jsonbuf_raw(b, ",\"message\":");
+		col_write(b, s, 19);
+		jsonbuf_raw(b, ",\"body\":");
+		col_write(b, s, 20);
+		jsonbuf_raw(b, "}");
+	}
+	/* Columns 21 (lease_owner, shown as worker) to 27. */
+	for (i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+		jsonbuf_raw(b, tail[i]);
+		col_write(b, s, 21 + (int)i);
+	}
+	jsonbuf_raw(b, "}");
+}
+
+/* The API's run object for a row selected with RUN_COLS (new reference). */
 static json_t *
 run_row_json(sqlite3_stmt *s)
 {
-	static const char *const names[] = {
-		"id", "status", "mode", "resolved_mode", "backend_id",
-		"backend_status", "endpoint", "queue", "priority", "creates",
-		"last_seq", "event_count", "last_event_at", "created_at",
-		"updated_at", "finished_at"
-	};
-	json_t	*o = json_object();
-	size_t	 i;
+	struct jsonbuf	*b = jsonbuf_new();
+	json_error_t	 jerr;
+	const char	*text;
+	json_t		*o;
+	size_t		 len;
 
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		json_object_set_new(o, names[i], store_col_json(s, (int)i));
-	json_object_set_new(o, "resumable",
-	    json_boolean(sqlite3_column_int(s, 16)));
-	json_object_set_new(o, "idempotency_key", store_col_json(s, 17));
-	json_object_set_new(o, "error", error_json(s, 18));
-	json_object_set_new(o, "worker", store_col_json(s, 21));
-	json_object_set_new(o, "dialect", store_col_json(s, 22));
-	json_object_set_new(o, "attempt", store_col_json(s, 23));
-	json_object_set_new(o, "max_attempts", store_col_json(s, 24));
-	json_object_set_new(o, "batch", store_col_json(s, 25));
-	json_object_set_new(o, "custom_id", store_col_json(s, 26));
-	json_object_set_new(o, "not_before", store_col_json(s, 27));
+	run_row_write(b, s);
+	text = jsonbuf_text(b, &len);
+	/* JSON_ALLOW_NUL: a column may hold a NUL, written as \u0000. */
+	if ((o = json_loadb(text, len, JSON_ALLOW_NUL, &jerr)) == NULL)
+		fatalx("store: run JSON does not parse: %s", jerr.text);
+	jsonbuf_free(b);
 	return o;
 }
 
@@ -1338,16 +1403,20 @@ store_run_n(struct store *st, const char *id)
 	return n;
 }
 
-/* A page of runs, newest first; {"runs":[...],"next":id|null}. */
-json_t *
+/*
+ * A page of runs, newest first, as the JSON text {"runs":[...],"next":id
+ * or null}, written directly (run_row_write); allocated, *len is its
+ * length. NULL with *cause for an unknown cursor or a store error.
+ */
+char *
 store_run_list(struct store *st, const char *status, const char *queue,
-    int64_t since, const char *after, int limit, char **cause)
+    int64_t since, const char *after, int limit, size_t *len, char **cause)
 {
 	sqlite3_stmt	*s = NULL;
-	json_t		*runs, *o, *last = NULL;
+	struct jsonbuf	*b;
+	char		*last = NULL, sql[512];
 	int64_t		 after_n = INT64_MAX;
 	int		 rc, count = 0, i = 1;
-	char		 sql[512];
 
 	if (after != NULL && *after != '\0') {
 		if ((after_n = store_run_n(st, after)) < 0) {
@@ -1355,6 +1424,7 @@ store_run_list(struct store *st, const char *status, const char *queue,
 			return NULL;
 		}
 	}
+	/* The rowid or a (status|queue, n) index; never a scan or a count. */
 	snprintf(sql, sizeof sql, "SELECT " RUN_COLS " FROM runs WHERE n < ?"
 	    "%s%s%s ORDER BY n DESC LIMIT ?",
 	    status != NULL ? " AND status = ?" : "",
@@ -1372,23 +1442,33 @@ store_run_list(struct store *st, const char *status, const char *queue,
 	if (since > 0)
 		sqlite3_bind_int64(s, i++, since);
 	sqlite3_bind_int(s, i++, limit + 1);
-	runs = json_array();
+	b = jsonbuf_new();
+	jsonbuf_raw(b, "{\"runs\":[");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == limit)
-			break;
-		o = run_row_json(s);
-		json_array_append_new(runs, o);
-		last = o;
-		count++;
+			break;	/* one more row: there is a next page */
+		if (count++ > 0)
+			jsonbuf_raw(b, ",");
+		run_row_write(b, s);
+		free(last);
+		last = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
-	o = json_object();
-	json_object_set_new(o, "runs", runs);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		xasprintf(cause, "store: %s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		jsonbuf_free(b);
+		free(last);
+		return NULL;
+	}
+	jsonbuf_raw(b, "],\"next\":");
 	if (rc == SQLITE_ROW && last != NULL)
-		json_object_set(o, "next", json_object_get(last, "id"));
+		jsonbuf_str(b, last, strlen(last));
 	else
-		json_object_set_new(o, "next", json_null());
+		jsonbuf_raw(b, "null");
+	jsonbuf_raw(b, "}");
 	sqlite3_finalize(s);
-	return o;
+	free(last);
+	return jsonbuf_steal(b, len);
 }
 
 /* Iterate stored events of run n with seq > after. */

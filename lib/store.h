@@ -206,9 +206,10 @@ int	store_prune(struct store *st, int64_t cutoff);
 /* --- reads for the API (new references, NULL if absent or on error) --- */
 json_t	*store_run_json(struct store *st, const char *id);
 int64_t	 store_run_n(struct store *st, const char *id);
-json_t	*store_run_list(struct store *st, const char *status,
+/* JSON text, allocated: a page holds up to 1,000 runs of ~550 bytes. */
+char	*store_run_list(struct store *st, const char *status,
 	    const char *queue, int64_t since, const char *after, int limit,
-	    char **cause);
+	    size_t *len, char **cause);
 /* Events with seq > after; *next is the last seq returned or -1. */
 json_t	*store_events_json(struct store *st, const char *id, int64_t after,
 	    int limit, int raw, int64_t *next);

@@ -2,7 +2,7 @@
  * Unit tests for lib/store.c: migrations and refusals, idempotent insert,
  * batched events with dedupe (invariant 2), cursor in the same transaction
  * (invariant 1), generation fencing and re-arming (invariant 3), stale
- * abandonment, resume, cancel, prune, pagination.
+ * abandonment, resume, cancel, prune, a run's JSON, pagination.
  */
 #include <sys/stat.h>
 
@@ -390,6 +390,27 @@ test_store_cancel_and_prune(void **state)
 	}
 }
 
+/* store_run_list's page, parsed; NULL (with *cause) as it returns. */
+static json_t *
+list_page(struct store *st, const char *status, const char *after,
+    int limit, char **cause)
+{
+	json_error_t	 jerr;
+	json_t		*page;
+	char		*text;
+	size_t		 len;
+
+	text = store_run_list(st, status, NULL, 0, after, limit, &len, cause);
+	if (text == NULL)
+		return NULL;
+	assert_int_equal(strlen(text), len);
+	page = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+	if (page == NULL)
+		fail_msg("page does not parse: %s: %s", jerr.text, text);
+	free(text);
+	return page;
+}
+
 static void
 test_store_pagination(void **state)
 {
@@ -401,8 +422,8 @@ test_store_pagination(void **state)
 	for (i = 0; i < 250; i++)
 		new_run(f->st, NULL, id, sizeof id, &created);
 	do {
-		page = store_run_list(f->st, NULL, NULL, 0,
-		    *after ? after : NULL, 100, &cause);
+		page = list_page(f->st, NULL, *after ? after : NULL, 100,
+		    &cause);
 		assert_non_null(page);
 		runs = json_object_get(page, "runs");
 		seen += (int)json_array_size(runs);
@@ -417,13 +438,77 @@ test_store_pagination(void **state)
 	} while (*after);
 	assert_int_equal(seen, 250);
 	assert_int_equal(pages, 3);
-	page = store_run_list(f->st, "completed", NULL, 0, NULL, 10, &cause);
+	page = list_page(f->st, "completed", NULL, 10, &cause);
 	assert_int_equal(json_array_size(json_object_get(page, "runs")), 0);
 	json_decref(page);
-	assert_null(store_run_list(f->st, NULL, NULL, 0, "r_unknown", 10,
-	    &cause));
+	assert_null(list_page(f->st, NULL, "r_unknown", 10, &cause));
 	assert_non_null(strstr(cause, "unknown"));
 	free(cause);
+}
+
+/*
+ * A run's JSON, written by run_row_write: every key in the API's order,
+ * the error object only with a status or message, strings escaped, text
+ * that is not UTF-8 as null, and the same object in a page of runs.
+ */
+static void
+test_store_run_json(void **state)
+{
+	static const char *const keys[] = {
+		"id", "status", "mode", "resolved_mode", "backend_id",
+		"backend_status", "endpoint", "queue", "priority", "creates",
+		"last_seq", "event_count", "last_event_at", "created_at",
+		"updated_at", "finished_at", "resumable", "idempotency_key",
+		"error", "worker", "dialect", "attempt", "max_attempts",
+		"batch", "custom_id", "not_before"
+	};
+	struct fx	*f = *state;
+	char		 id[32], sql[256], *cause = NULL;
+	const char	*k;
+	json_t		*o, *page, *e, *v;
+	size_t		 i = 0;
+	int		 created;
+
+	new_run(f->st, "key \"1\"", id, sizeof id, &created);
+	o = store_run_json(f->st, id);
+	assert_non_null(o);
+	json_object_foreach(o, k, v) {
+		assert_true(i < sizeof keys / sizeof keys[0]);
+		assert_string_equal(k, keys[i]);
+		i++;
+	}
+	assert_int_equal(i, sizeof keys / sizeof keys[0]);
+	assert_true(json_is_null(json_object_get(o, "error")));
+	assert_true(json_is_false(json_object_get(o, "resumable")) ||
+	    json_is_true(json_object_get(o, "resumable")));
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "idempotency_key")), "key \"1\"");
+	json_decref(o);
+
+	snprintf(sql, sizeof sql, "UPDATE runs SET error_status = 502, "
+	    "error_message = 'bad\ttab' || char(10) || char(0) || 'x', "
+	    "error_body = CAST(X'7B22FF' AS TEXT), custom_id = 'caf\xc3\xa9' "
+	    "WHERE id = '%s'", id);
+	sql_exec(f->db, sql);
+	o = store_run_json(f->st, id);
+	assert_non_null(o);
+	e = json_object_get(o, "error");
+	assert_int_equal(json_integer_value(json_object_get(e,
+	    "http_status")), 502);
+	v = json_object_get(e, "message");
+	assert_int_equal(json_string_length(v), 10);
+	assert_memory_equal(json_string_value(v), "bad\ttab\n\0x", 10);
+	assert_true(json_is_null(json_object_get(e, "body")));
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "custom_id")), "caf\xc3\xa9");
+
+	page = list_page(f->st, NULL, NULL, 10, &cause);
+	assert_non_null(page);
+	assert_true(json_equal(json_array_get(json_object_get(page, "runs"),
+	    0), o));
+	assert_true(json_is_null(json_object_get(page, "next")));
+	json_decref(page);
+	json_decref(o);
 }
 
 int
@@ -444,6 +529,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_cancel_and_prune,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_run_json, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_pagination, setup,
 		    teardown),
 	};
