@@ -13,6 +13,7 @@ Broken ones:
   bad-status not-http big-header long-line nul-header bad-length
   two-lengths both-framings gzip-te bad-chunk huge-chunk chunk-no-crlf
   short-body short-chunked empty short-header many-continue switching
+Never answering: no-accept (the listen queue is full; nothing accepts).
 Event streams (GET /v1/runs/ID/events as SSE; the first connection
 misbehaves, later ones finish the run):
   sse-cut sse-bad-chunk
@@ -208,6 +209,29 @@ def respond(conn, mode, req, nconn, opts):
         sys.exit("bad-http: unknown mode %s" % mode)
 
 
+def no_accept(path):
+    """Listen, fill the queue ourselves and never accept. The socket gets
+    its name only once the queue is full, so no client gets in first."""
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(tmp)
+    srv.listen(0)
+    fill = []
+    while True:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(tmp)
+        except BlockingIOError:
+            c.close()
+            break
+        fill.append(c)
+    os.rename(tmp, path)
+    time.sleep(HOLD)
+
+
 def main():
     ap = argparse.ArgumentParser(description="broken HTTP server")
     ap.add_argument("socket")
@@ -217,6 +241,8 @@ def main():
     opts = ap.parse_args()
     if os.path.exists(opts.socket):
         os.unlink(opts.socket)
+    if opts.mode == "no-accept":
+        return no_accept(opts.socket)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(opts.socket)
     srv.listen(16)

@@ -2,9 +2,9 @@
 # test-http.sh: agentctl's HTTP client against tests/cli/bad-http.py, a
 # server that answers in one fixed way per run: unusual but valid framings
 # must work; malformed status lines, oversize headers, bad chunk sizes,
-# truncated bodies and streams cut short must each end in a clear message
-# and exit 3 within seconds, never a hang or a crash. Prints one PASS/FAIL
-# line per check; exits 1 if any failed.
+# truncated bodies, streams cut short and a daemon that never accepts must
+# each end in a clear message and exit 3 within seconds, never a hang or a
+# crash. Prints one PASS/FAIL line per check; exits 1 if any failed.
 #
 # Environment: AGENTCTL (binary, default bin/agentctl), PYTHON (python3),
 # VALGRIND=1 (agentctl is slower: more time before a run counts as hung;
@@ -182,6 +182,15 @@ bad short-chunked "truncated chunked body" \
 bad empty "no response at all" 'connection closed without a response$'
 bad short-header "truncated header" \
     'truncated response: connection closed inside the header$'
+
+# A daemon that does not accept: the 5 s connect timeout, then exit 3.
+start_server no-accept
+t0=$(date +%s)
+ctl list
+check "no-accept: connect timeout" 3 '' "$FAILED: connect timed out after 5 s$"
+[ $(($(date +%s) - t0)) -lt 15 ] && pass "no-accept: gave up in time" ||
+    fail "no-accept: gave up in time"
+stop_server
 
 # Streamed bodies (batch results) fail the same way.
 start_server short-chunked
