@@ -668,19 +668,8 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		}
 		if (len == 0)
 			return done(g, src, passed);
-		if ((end = head_end(g, src)) == 0) {
-			if (len > g->max_header) {
-				char	why[128];
-
-				snprintf(why, sizeof why, "request head over "
-				    "the limit of %zu bytes", g->max_header);
-				refuse(g, src, dst, 431,
-				    "request_header_fields_too_large", why);
-				return done(g, src, 1);
-			}
-			return done(g, src, passed);
-		}
-		if (end > g->max_header) {
+		end = head_end(g, src);
+		if (end > g->max_header || (end == 0 && len > g->max_header)) {
 			char	why[128];
 
 			snprintf(why, sizeof why, "request head over the "
@@ -689,6 +678,8 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			    "request_header_fields_too_large", why);
 			return done(g, src, 1);
 		}
+		if (end == 0)
+			return done(g, src, passed);
 		p = evbuffer_pullup(src, (ev_ssize_t)end);
 		head_parse(&h, (const char *)p, end, g->max_body);
 		if (h.status != 0) {
