@@ -54,7 +54,7 @@ struct reqguard {
 	enum rg_state	 state;
 	enum rg_chunk	 chunk;
 	size_t		 scanned;	/* bytes of src seen or held */
-	size_t		 head_len;	/* RG_CHUNKED: its head's size */
+	size_t		 head_len;	/* RG_BODY, RG_CHUNKED: head size */
 	uint64_t	 left;		/* RG_BODY: body size; CH_DATA: to go */
 	struct event	*timer_ev;	/* a request's time to arrive */
 	int		 timeout_s;

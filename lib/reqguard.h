@@ -31,8 +31,8 @@ struct reqguard;
  * A guard for one connection. token is the daemon's secret (hex,
  * REQGUARD_TOKEN_LEN characters) that marks refusal requests as the
  * guard's own; under, if not NULL, is the socket bufferevent beneath the
- * filter ("100 Continue" for a chunked body the guard holds goes to its
- * output, and reqguard_output writes through to its fd).
+ * filter (the guard's "100 Continue" goes to its output, and
+ * reqguard_output writes through to its fd).
  */
 struct reqguard	*reqguard_new(size_t max_header, size_t max_body,
 		    const char *token, struct bufferevent *under);
