@@ -26,6 +26,8 @@ rc=0
 unset AGENTD_SOCKET NO_COLOR
 export TERM=dumb
 
+. "$HERE/harness.sh"
+
 cleanup() {
 	stop_server
 	rm -rf "$TMP"
@@ -38,32 +40,7 @@ start_server() {
 	rm -f "$SOCK"
 	"$PYTHON" "$FAKE_API" "$SOCK" --state "$TMP/state.json" \
 	    --log "$REQLOG" "$@" 2>>"$TMP/server.log" &
-	SERVER_PID=$!
-	i=0
-	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -S "$SOCK" ] || { echo "FAIL server did not start"; exit 1; }
-}
-
-# Stop the server started by start_server (if it still runs).
-stop_server() {
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-		SERVER_PID=
-	fi
-}
-
-pass() { npass=$((npass + 1)); echo "PASS $1"; }
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL $1"
-	[ $# -gt 1 ] && printf '  %s\n' "$2"
-	printf '  rc=%s stdout: %s\n  stderr: %s\n' "$rc" \
-	    "$(head -c 400 "$TMP/out" 2>/dev/null)" \
-	    "$(head -c 400 "$TMP/err" 2>/dev/null)"
+	wait_server
 }
 
 # ctl ARGS...: run agentctl on $SOCK; output in $TMP/out, $TMP/err; $rc.
