@@ -772,6 +772,12 @@ http_setup(struct mock *m)
 	if ((m->http = evhttp_new(m->base)) == NULL)
 		fatalx("evhttp_new");
 	evhttp_set_max_body_size(m->http, MOCK_MAX_BODY);
+	/*
+	 * Read and drop the rest of a body over the limit before closing:
+	 * closing with unread bytes resets the connection, and a client still
+	 * sending could lose the 413 (seen under load).
+	 */
+	evhttp_set_flags(m->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_headers_size(m->http, MOCK_MAX_HEADERS);
 	evhttp_set_allowed_methods(m->http, ALL_METHODS);
 	evhttp_set_default_content_type(m->http, "application/json");
