@@ -476,11 +476,19 @@ backend_event_parse_slow(enum backend_dialect d, const char *sse_type,
 		ev->type = sse_type != NULL ? sse_type : "message";
 	resp = json_object_get(o, "response");
 	if (json_is_object(resp)) {
-		ev->response_id = json_string_value(json_object_get(resp,
-		    "id"));
-		ev->backend_status = json_string_value(json_object_get(resp,
-		    "status"));
+		ev->nested_id = json_string_value(json_object_get(resp, "id"));
+		/* Under Databricks a nested status is the handler's. */
+		if (d != DIALECT_DATABRICKS)
+			ev->backend_status = json_string_value(
+			    json_object_get(resp, "status"));
 	}
+	/*
+	 * The run's id: the Databricks server's is the flat response_id it
+	 * adds to every frame; the nested response.id is its agent handler's
+	 * (PROTOCOL.md 2.5, 1). OpenAI sends the nested one.
+	 */
+	if (d != DIALECT_DATABRICKS)
+		ev->response_id = ev->nested_id;
 	if (ev->response_id == NULL)
 		ev->response_id = json_string_value(json_object_get(o,
 		    "response_id"));
@@ -575,11 +583,16 @@ backend_event_parse(enum backend_dialect d, const char *sse_type,
 		ev->type = sse_type != NULL ? sse_type : "message";
 	if (backend_event_terminal(d, ev->type) != NULL)
 		return backend_event_parse_slow(d, sse_type, data, len, ev);
-	/* As the slow path: response.id first, then a flat response_id. */
-	if (event_string(ev, &used, &f[EVF_RESP_ID], &ev->response_id) == -1 ||
-	    event_string(ev, &used, &f[EVF_RESP_STATUS],
-	    &ev->backend_status) == -1)
+	/*
+	 * As the slow path: OpenAI takes response.id first, then a flat
+	 * response_id; Databricks the flat response_id only.
+	 */
+	if (event_string(ev, &used, &f[EVF_RESP_ID], &ev->nested_id) == -1 ||
+	    (d != DIALECT_DATABRICKS && event_string(ev, &used,
+	    &f[EVF_RESP_STATUS], &ev->backend_status) == -1))
 		return backend_event_parse_slow(d, sse_type, data, len, ev);
+	if (d != DIALECT_DATABRICKS)
+		ev->response_id = ev->nested_id;
 	if (ev->response_id == NULL && event_string(ev, &used,
 	    &f[EVF_RESPONSE_ID], &ev->response_id) == -1)
 		return backend_event_parse_slow(d, sse_type, data, len, ev);

@@ -119,8 +119,15 @@ struct backend_event {
 					   the scanner sufficed */
 	const char	*type;		/* JSON "type", else the SSE name */
 	int64_t		 seq;		/* -1: missing or invalid */
-	const char	*response_id;	/* response.id or response_id */
-	const char	*backend_status;	/* response.status */
+	const char	*response_id;	/* the backend's id for the run, per
+					   dialect: OpenAI response.id, else
+					   the flat response_id; Databricks
+					   the flat response_id only */
+	const char	*nested_id;	/* response.id as sent: under
+					   Databricks the agent handler's own
+					   id (a new one per tool step), data,
+					   never the id to resume with */
+	const char	*backend_status;	/* response.status (OpenAI) */
 	const char	*terminal;	/* local final status, or NULL */
 	int		 done_marker;	/* data: [DONE] */
 	char		*response;	/* final response JSON (allocated) */

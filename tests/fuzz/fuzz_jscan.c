@@ -54,6 +54,8 @@ check_event(enum backend_dialect d, const char *sse_type, const char *data,
 		mismatch("seq");
 	if (!same(fast.response_id, slow.response_id))
 		mismatch("response_id");
+	if (!same(fast.nested_id, slow.nested_id))
+		mismatch("nested_id");
 	if (!same(fast.backend_status, slow.backend_status))
 		mismatch("backend_status");
 	if (!same(fast.terminal, slow.terminal))

@@ -296,6 +296,7 @@ static void
 test_backend_event_parse(void **state)
 {
 	struct backend_event	ev;
+	int			i;
 
 	(void)state;
 	parse(DIALECT_OPENAI, "response.created", "{\"type\":\"response."
@@ -342,6 +343,43 @@ test_backend_event_parse(void **state)
 	assert_null(ev.terminal);
 	assert_string_equal(ev.response_id, "resp_9");
 	backend_event_clear(&ev);
+	/*
+	 * Databricks: a handler's response.created carries the handler's own
+	 * response.id; the run's id is the server's flat response_id, by both
+	 * the scanner and jansson, and the handler's status is not the run's.
+	 */
+	for (i = 0; i < 2; i++) {
+		const char	*h = "{\"type\":\"response.created\","
+		    "\"response\":{\"id\":\"resp_handler_1\",\"status\":"
+		    "\"completed\"},\"sequence_number\":0,\"response_id\":"
+		    "\"resp_0123456789abcdef01234567\"}";
+
+		assert_int_equal((i == 0 ? backend_event_parse :
+		    backend_event_parse_slow)(DIALECT_DATABRICKS, NULL, h,
+		    strlen(h), &ev), 0);
+		assert_string_equal(ev.response_id,
+		    "resp_0123456789abcdef01234567");
+		assert_string_equal(ev.nested_id, "resp_handler_1");
+		assert_null(ev.backend_status);
+		backend_event_clear(&ev);
+		/* A handler event without the flat id names no run id. */
+		h = "{\"type\":\"response.created\",\"sequence_number\":0,"
+		    "\"response\":{\"id\":\"resp_handler_1\"}}";
+		assert_int_equal((i == 0 ? backend_event_parse :
+		    backend_event_parse_slow)(DIALECT_DATABRICKS, NULL, h,
+		    strlen(h), &ev), 0);
+		assert_null(ev.response_id);
+		backend_event_clear(&ev);
+		/* OpenAI keeps taking response.id first. */
+		h = "{\"type\":\"response.created\",\"sequence_number\":0,"
+		    "\"response\":{\"id\":\"resp_a\"},\"response_id\":"
+		    "\"resp_b\"}";
+		assert_int_equal((i == 0 ? backend_event_parse :
+		    backend_event_parse_slow)(DIALECT_OPENAI, NULL, h,
+		    strlen(h), &ev), 0);
+		assert_string_equal(ev.response_id, "resp_a");
+		backend_event_clear(&ev);
+	}
 	parse(DIALECT_DATABRICKS, NULL, "[DONE]", &ev, 0);
 	assert_true(ev.done_marker);
 	assert_string_equal(ev.terminal, "completed");
