@@ -10,10 +10,21 @@
 
 #include "store.h"
 
+/* The statuses of a run that is not finished, as an SQL list. */
+#define ACTIVE_SQL	"('pending','starting','running')"
+
 sqlite3	*store_db(struct store *st);
 /* Inside a write transaction: insert or find by idempotency key. */
 int	 store_run_insert_txn(struct store *st, const struct run_new *rn,
 	    char *id, size_t idlen, int *created);
 json_t	*store_col_json(sqlite3_stmt *s, int i);
+/* A copy of text column i (NULL for NULL); caller frees. */
+char	*store_col_dup(sqlite3_stmt *s, int i);
+/* Step a statement that returns no rows, then reset it; 0 or -1. */
+int	 store_step_done(sqlite3_stmt *s);
+/* Log the database's last error, saying what was being done. */
+void	 store_err(struct store *st, const char *what);
+/* The endpoint stamped on runs enqueued without one, or NULL. */
+const char *store_endpoint(struct store *st);
 
 #endif

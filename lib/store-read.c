@@ -1,0 +1,407 @@
+/*
+ * The store's reads for the API: a run's JSON (the one definition of its
+ * shape, including why a waiting run waits), pages of runs, events, results
+ * and counts. Writes live in store.c; both share store-internal.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "jsonbuf.h"
+#include "log.h"
+#include "store.h"
+#include "store-internal.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define RUN_COLS "id, status, mode, resolved_mode, backend_id, " \
+	"backend_status, endpoint, queue, priority, creates, last_seq, " \
+	"event_count, last_event_at, created_at, updated_at, finished_at, " \
+	"resumable, idempotency_key, error_status, error_message, " \
+	"error_body, lease_owner, dialect, attempt, max_attempts, batch, " \
+	"custom_id, not_before"
+
+/* Column i of a row as a JSON value (new reference). */
+json_t *
+store_col_json(sqlite3_stmt *s, int i)
+{
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_NULL:
+		return json_null();
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(s, i));
+	default:
+		return json_stringn((const char *)sqlite3_column_text(s, i),
+		    (size_t)sqlite3_column_bytes(s, i));
+	}
+}
+
+/*
+ * The API's error object from columns i (error_status), i + 1 (message),
+ * i + 2 (body): null when there is neither status nor message.
+ */
+static json_t *
+error_json(sqlite3_stmt *s, int i)
+{
+	json_t	*err;
+
+	if (sqlite3_column_type(s, i) == SQLITE_NULL &&
+	    sqlite3_column_type(s, i + 1) == SQLITE_NULL)
+		return json_null();
+	err = json_object();
+	json_object_set_new(err, "http_status", store_col_json(s, i));
+	json_object_set_new(err, "message", store_col_json(s, i + 1));
+	json_object_set_new(err, "body", store_col_json(s, i + 2));
+	return err;
+}
+
+/* Append column i of a row to b, as store_col_json would give it. */
+static void
+col_write(struct jsonbuf *b, sqlite3_stmt *s, int i)
+{
+	const char	*text;
+
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_NULL:
+		jsonbuf_raw(b, "null");
+		break;
+	case SQLITE_INTEGER:
+		jsonbuf_int(b, sqlite3_column_int64(s, i));
+		break;
+	default:
+		text = (const char *)sqlite3_column_text(s, i);
+		jsonbuf_str(b, text, (size_t)sqlite3_column_bytes(s, i));
+		break;
+	}
+}
+
+/*
+ * Append the API's run object for a row selected with RUN_COLS to b. The
+ * one definition of a run's JSON: run_row_json parses what this writes,
+ * and a page of runs is written with it directly, since building and
+ * dumping 100 jansson objects was most of the time of GET /v1/runs.
+ */
+static void
+run_row_write(struct jsonbuf *b, sqlite3_stmt *s)
+{
+	static const char *const names[] = {
+		"{\"id\":", ",\"status\":", ",\"mode\":",
+		",\"resolved_mode\":", ",\"backend_id\":",
+		",\"backend_status\":", ",\"endpoint\":", ",\"queue\":",
+		",\"priority\":", ",\"creates\":", ",\"last_seq\":",
+		",\"event_count\":", ",\"last_event_at\":",
+		",\"created_at\":", ",\"updated_at\":", ",\"finished_at\":"
+	};
+	static const char *const tail[] = {
+		",\"worker\":", ",\"dialect\":", ",\"attempt\":",
+		",\"max_attempts\":", ",\"batch\":", ",\"custom_id\":",
+		",\"not_before\":"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		jsonbuf_raw(b, names[i]);
+		col_write(b, s, (int)i);
+	}
+	jsonbuf_raw(b, sqlite3_column_int(s, 16) ? ",\"resumable\":true" :
+	    ",\"resumable\":false");
+	jsonbuf_raw(b, ",\"idempotency_key\":");
+	col_write(b, s, 17);
+	/* As error_json: null unless there is a status or a message. */
+	jsonbuf_raw(b, ",\"error\":");
+	if (sqlite3_column_type(s, 18) == SQLITE_NULL &&
+	    sqlite3_column_type(s, 19) == SQLITE_NULL)
+		jsonbuf_raw(b, "null");
+	else {
+		jsonbuf_raw(b, "{\"http_status\":");
+		col_write(b, s, 18);
+		jsonbuf_raw(b, ",\"message\":");
+		col_write(b, s, 19);
+		jsonbuf_raw(b, ",\"body\":");
+		col_write(b, s, 20);
+		jsonbuf_raw(b, "}");
+	}
+	/* Columns 21 (lease_owner, shown as worker) to 27. */
+	for (i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+		jsonbuf_raw(b, tail[i]);
+		col_write(b, s, 21 + (int)i);
+	}
+	jsonbuf_raw(b, "}");
+}
+
+/* The API's run object for a row selected with RUN_COLS (new reference). */
+static json_t *
+run_row_json(sqlite3_stmt *s)
+{
+	struct jsonbuf	*b = jsonbuf_new();
+	json_error_t	 jerr;
+	const char	*text;
+	json_t		*o;
+	size_t		 len;
+
+	run_row_write(b, s);
+	text = jsonbuf_text(b, &len);
+	/* JSON_ALLOW_NUL: a column may hold a NUL, written as \u0000. */
+	if ((o = json_loadb(text, len, JSON_ALLOW_NUL, &jerr)) == NULL)
+		fatalx("store: run JSON does not parse: %s", jerr.text);
+	jsonbuf_free(b);
+	return o;
+}
+
+/* One run as JSON, or NULL if absent. */
+json_t *
+store_run_json(struct store *st, const char *id)
+{
+	sqlite3_stmt	*s = NULL;
+	json_t		*o = NULL;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT " RUN_COLS " FROM runs WHERE "
+	    "id = ?", -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		o = run_row_json(s);
+	sqlite3_finalize(s);
+	return o;
+}
+
+/* Internal key of run id, or -1. */
+int64_t
+store_run_n(struct store *st, const char *id)
+{
+	sqlite3_stmt	*s = NULL;
+	int64_t		 n = -1;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT n FROM runs WHERE id = ?", -1,
+	    &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/*
+ * A page of runs, newest first, as the JSON text {"runs":[...],"next":id
+ * or null}, written directly (run_row_write); allocated, *len is its
+ * length. NULL with *cause for an unknown cursor or a store error.
+ */
+char *
+store_run_list(struct store *st, const char *status, const char *queue,
+    int64_t since, const char *after, int limit, size_t *len, char **cause)
+{
+	sqlite3_stmt	*s = NULL;
+	struct jsonbuf	*b;
+	char		*last = NULL, sql[512];
+	int64_t		 after_n = INT64_MAX;
+	int		 rc, count = 0, i = 1;
+
+	if (after != NULL && *after != '\0') {
+		if ((after_n = store_run_n(st, after)) < 0) {
+			xasprintf(cause, "unknown run id in after: %s", after);
+			return NULL;
+		}
+	}
+	/* The rowid or a (status|queue, n) index; never a scan or a count. */
+	snprintf(sql, sizeof sql, "SELECT " RUN_COLS " FROM runs WHERE n < ?"
+	    "%s%s%s ORDER BY n DESC LIMIT ?",
+	    status != NULL ? " AND status = ?" : "",
+	    queue != NULL ? " AND queue = ?" : "",
+	    since > 0 ? " AND created_at >= ?" : "");
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
+		xasprintf(cause, "store: %s", sqlite3_errmsg(store_db(st)));
+		return NULL;
+	}
+	sqlite3_bind_int64(s, i++, after_n);
+	if (status != NULL)
+		sqlite3_bind_text(s, i++, status, -1, SQLITE_STATIC);
+	if (queue != NULL)
+		sqlite3_bind_text(s, i++, queue, -1, SQLITE_STATIC);
+	if (since > 0)
+		sqlite3_bind_int64(s, i++, since);
+	sqlite3_bind_int(s, i++, limit + 1);
+	b = jsonbuf_new();
+	jsonbuf_raw(b, "{\"runs\":[");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == limit)
+			break;	/* one more row: there is a next page */
+		if (count++ > 0)
+			jsonbuf_raw(b, ",");
+		run_row_write(b, s);
+		free(last);
+		last = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		xasprintf(cause, "store: %s", sqlite3_errmsg(store_db(st)));
+		sqlite3_finalize(s);
+		jsonbuf_free(b);
+		free(last);
+		return NULL;
+	}
+	jsonbuf_raw(b, "],\"next\":");
+	if (rc == SQLITE_ROW && last != NULL)
+		jsonbuf_str(b, last, strlen(last));
+	else
+		jsonbuf_raw(b, "null");
+	jsonbuf_raw(b, "}");
+	sqlite3_finalize(s);
+	free(last);
+	return jsonbuf_steal(b, len);
+}
+
+/* Iterate stored events of run n with seq > after. */
+int
+store_events_each(struct store *st, int64_t n, int64_t after, int limit,
+    store_event_cb cb, void *arg)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, count = 0;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT seq, type, data FROM events "
+	    "WHERE run_n = ? AND seq > ? ORDER BY seq LIMIT ?", -1, &s,
+	    NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		count++;
+		if (cb(arg, sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2)) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
+}
+
+struct events_json_arg {
+	json_t	*arr;
+	int	 raw;
+	int64_t	 last;
+};
+
+static int
+events_json_cb(void *arg, int64_t seq, const char *type, const char *data)
+{
+	struct events_json_arg	*a = arg;
+	json_t			*e = json_object(), *d;
+
+	json_object_set_new(e, "seq", json_integer(seq));
+	json_object_set_new(e, "type", json_string(type));
+	if (a->raw || (d = json_loads(data, 0, NULL)) == NULL)
+		d = json_string(data);
+	json_object_set_new(e, "data", d);
+	json_array_append_new(a->arr, e);
+	a->last = seq;
+	return 0;
+}
+
+/* Events of run id after seq as {"events":[...]}; NULL if no such run. */
+json_t *
+store_events_json(struct store *st, const char *id, int64_t after,
+    int limit, int raw, int64_t *next)
+{
+	struct events_json_arg	 a;
+	int64_t			 n;
+	json_t			*o;
+	int			 count;
+
+	if ((n = store_run_n(st, id)) < 0)
+		return NULL;
+	a.arr = json_array();
+	a.raw = raw;
+	a.last = -1;
+	count = store_events_each(st, n, after, limit, events_json_cb, &a);
+	*next = count == limit ? a.last : -1;
+	o = json_object();
+	json_object_set_new(o, "events", a.arr);
+	json_object_set_new(o, "next_after", *next >= 0 ?
+	    json_integer(*next) : json_null());
+	return o;
+}
+
+/* Result object of run id, or NULL. */
+json_t *
+store_result_json(struct store *st, const char *id)
+{
+	sqlite3_stmt	*s = NULL;
+	json_t		*o = NULL, *resp = NULL;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT id, status, output_text, "
+	    "response, error_status, error_message, error_body FROM runs "
+	    "WHERE id = ?", -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_object();
+		json_object_set_new(o, "id", store_col_json(s, 0));
+		json_object_set_new(o, "status", store_col_json(s, 1));
+		json_object_set_new(o, "output_text", store_col_json(s, 2));
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+			resp = json_loads((const char *)
+			    sqlite3_column_text(s, 3), 0, NULL);
+		json_object_set_new(o, "response", resp != NULL ? resp :
+		    json_null());
+		json_object_set_new(o, "error", error_json(s, 4));
+	}
+	sqlite3_finalize(s);
+	return o;
+}
+
+/* {"pending":N, ...} for every status present. */
+json_t *
+store_counts_json(struct store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	json_t		*o = json_object();
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT status, count(*) FROM runs "
+	    "GROUP BY status", -1, &s, NULL) != SQLITE_OK)
+		return o;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_object_set_new(o, (const char *)sqlite3_column_text(s, 0),
+		    json_integer(sqlite3_column_int64(s, 1)));
+	sqlite3_finalize(s);
+	return o;
+}
+
+/* Status and cursor of run n. */
+int
+store_run_state(struct store *st, int64_t n, char *status, size_t len,
+    int64_t *last_seq)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 ret = -1;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT status, last_seq FROM runs "
+	    "WHERE n = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(status, len, "%s", sqlite3_column_text(s, 0));
+		*last_seq = sqlite3_column_int64(s, 1);
+		ret = 0;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Total events stored (for metrics). */
+int64_t
+store_count_events(struct store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	int64_t		 c = 0;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT coalesce(sum(event_count), 0) "
+	    "FROM runs", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return c;
+}
