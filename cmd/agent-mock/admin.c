@@ -1,8 +1,10 @@
 /*
  * agent-mock ground truth for tests: GET /mock/stats (counters, injected
  * faults), GET /mock/runs[/{id}] (every run, its status, event count,
- * text and misbehaviour), GET /mock/runs/{id}/events (each event exactly
- * as streamed, in stream order) and POST /mock/reset-stats. Answers only
+ * text and misbehaviour; in the Databricks dialect also its steps, attempt
+ * and stored events), GET /mock/runs/{id}/events (each event exactly as
+ * streamed, in stream order, once: a Databricks stream's repeats of seq 0
+ * are not listed) and POST /mock/reset-stats. Answers only
  * paths under /mock/.
  */
 #include <event2/buffer.h>
@@ -121,6 +123,15 @@ write_run(struct mock *m, const struct run *r, struct mbuf *b)
 		mbuf_adds(b, ",\"alt_id\":\"");
 		mbuf_adds(b, r->alt_id);
 		mbuf_addc(b, '"');
+	}
+	if (dbx(m)) {
+		mbuf_adds(b, ",\"tool_steps\":");
+		mbuf_addll(b, r->p.tool_steps);
+		mbuf_adds(b, ",\"attempt\":");
+		mbuf_addll(b, dbx_attempt(r, avail));
+		mbuf_adds(b, ",\"stored\":");
+		mbuf_addll(b, r->stored);
+		deltas = dbx_deltas(r, avail);
 	}
 	mbuf_adds(b, ",\"text\":\"");
 	run_write_text(r, deltas, b);

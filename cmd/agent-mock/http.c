@@ -301,8 +301,8 @@ knob_int(json_t *v, long long min, long long max, long long *out)
  * message naming the knob (and the param path) on a bad or unknown knob.
  */
 static int
-parse_knobs(json_t *md, struct run_params *p, char *err, size_t errlen,
-    char *param, size_t paramlen)
+parse_knobs(json_t *md, struct run_params *p, int db, char *err,
+    size_t errlen, char *param, size_t paramlen)
 {
 	const char	*key, *s;
 	json_t		*v;
@@ -375,6 +375,29 @@ parse_knobs(json_t *md, struct run_params *p, char *err, size_t errlen,
 				    "id_change, html or none.");
 				return -1;
 			}
+		} else if (db && strcmp(key, "mock_tool_steps") == 0) {
+			if (knob_int(v, 1, MOCK_MAX_STEPS,
+			    &p->tool_steps) != 0) {
+				snprintf(err, errlen, "Invalid value for "
+				    "metadata.mock_tool_steps: expected an "
+				    "integer from 1 to %d.", MOCK_MAX_STEPS);
+				return -1;
+			}
+		} else if (db && strcmp(key, "mock_failover_after") == 0) {
+			if (knob_int(v, 1, MOCK_MAX_EVENTS,
+			    &p->failover_after) != 0) {
+				snprintf(err, errlen, "Invalid value for "
+				    "metadata.mock_failover_after: expected an "
+				    "integer from 1 to %lld.", MOCK_MAX_EVENTS);
+				return -1;
+			}
+		} else if (db) {
+			snprintf(err, errlen, "Unknown mock knob "
+			    "'metadata.%.64s' (known: mock_events, "
+			    "mock_interval_ms, mock_delta_bytes, mock_fail, "
+			    "mock_stall_after, mock_misbehave, "
+			    "mock_tool_steps, mock_failover_after).", key);
+			return -1;
 		} else {
 			snprintf(err, errlen, "Unknown mock knob "
 			    "'metadata.%.64s' (known: mock_events, "
@@ -468,8 +491,8 @@ parse_create(struct mock *m, struct evhttp_request *req,
 		goto fail;
 	}
 	run_params_default(&cr->p);
-	if (json_is_object(md) && parse_knobs(md, &cr->p, err, sizeof err,
-	    param, sizeof param) != 0) {
+	if (json_is_object(md) && parse_knobs(md, &cr->p, dbx(m), err,
+	    sizeof err, param, sizeof param) != 0) {
 		create_error(m, req, 400, err, param, "invalid_value");
 		goto fail;
 	}
@@ -557,9 +580,12 @@ handle_create(struct mock *m, struct evhttp_request *req)
 	if (key != NULL && (r = htab_get(&m->by_key, key)) != NULL) {
 		r->creates++;
 		m->st.dup_keys++;
-	} else
+	} else {
 		r = run_new(m, &cr.p, cr.background, cr.stream, key,
 		    cr.model_json, cr.metadata_json);
+		if (dbx(m) && r->background)
+			state_save(m);
+	}
 	free(cr.model_json);
 	free(cr.metadata_json);
 	if (chaos != 0) {
@@ -572,14 +598,18 @@ handle_create(struct mock *m, struct evhttp_request *req)
 		reply_html(m, req, r);
 		return;
 	}
-	if (cr.stream) {
+	if (cr.stream && dbx(m) && r->background) {
+		/* The server's own retrieve loop from starting_after=0. */
+		http_log(m, req, 200, r->id);
+		client_attach_db(m, r, req, 0, 0);
+	} else if (cr.stream) {
 		http_log(m, req, 200, r->id);
 		client_attach(m, r, req, CLIENT_SSE, 0);
 	} else if (cr.background) {
 		http_log(m, req, 200, r->id);
 		mbuf_reset(&m->reply);
-		if (m->opts.dialect == DIALECT_DATABRICKS)
-			run_write_minimal(m, r, 1, &m->reply);
+		if (dbx(m))
+			dbx_write_created(m, r, &m->reply);
 		else
 			run_write_response(m, r, 1, &m->reply);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -603,6 +633,152 @@ query_bool(const char *s)
 	return -1;
 }
 
+/* Parse a query boolean as FastAPI does; -1 if malformed. */
+static int
+query_bool_db(const char *s)
+{
+	static const char *const yes[] = { "true", "1", "yes", "on", "t", "y" };
+	static const char *const no[] = { "false", "0", "no", "off", "f", "n" };
+	size_t			 i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Append one FastAPI validation error of a query parameter. */
+static void
+write_invalid(struct mbuf *b, const char *type, const char *name,
+    const char *msg, const char *input, const char *ctx)
+{
+	mbuf_adds(b, "{\"type\":\"");
+	mbuf_adds(b, type);
+	mbuf_adds(b, "\",\"loc\":[\"query\",\"");
+	mbuf_adds(b, name);
+	mbuf_adds(b, "\"],\"msg\":\"");
+	mbuf_adds(b, msg);
+	mbuf_adds(b, "\",\"input\":");
+	mbuf_addjs(b, input);
+	if (ctx != NULL) {
+		mbuf_adds(b, ",\"ctx\":");
+		mbuf_adds(b, ctx);
+	}
+	mbuf_addc(b, '}');
+}
+
+/*
+ * Validate the Databricks retrieve query as FastAPI does (stream: bool,
+ * starting_after: int >= 0) into *stream and *after (-1 if absent).
+ * Return 0, or -1 with the 422 already sent.
+ */
+static int
+db_query(struct mock *m, struct evhttp_request *req, const char *st,
+    const char *sa, int *stream, long long *after)
+{
+	struct mbuf	*b = &m->reply;
+	long long	 v = 0;
+	int		 bad_sa = 0, n = 0;
+
+	*stream = query_bool_db(st);
+	*after = -1;
+	if (sa != NULL && util_parse_int(sa, LLONG_MIN + 1, LLONG_MAX - 1,
+	    &v) != 0)
+		bad_sa = 1;
+	else if (sa != NULL && v < 0)
+		bad_sa = 2;
+	else if (sa != NULL)
+		*after = v;
+	if (*stream >= 0 && bad_sa == 0)
+		return 0;
+	mbuf_reset(b);
+	mbuf_adds(b, "{\"detail\":[");
+	if (*stream < 0) {
+		write_invalid(b, "bool_parsing", "stream", "Input should be a "
+		    "valid boolean, unable to interpret input", st, NULL);
+		n++;
+	}
+	if (bad_sa != 0) {
+		if (n > 0)
+			mbuf_addc(b, ',');
+		if (bad_sa == 1)
+			write_invalid(b, "int_parsing", "starting_after",
+			    "Input should be a valid integer, unable to parse "
+			    "string as an integer", sa, NULL);
+		else
+			write_invalid(b, "greater_than_equal",
+			    "starting_after", "Input should be greater than "
+			    "or equal to 0", sa, "{\"ge\":0}");
+	}
+	mbuf_adds(b, "]}");
+	http_log(m, req, 422, "invalid query");
+	http_reply(m, req, 422, b);
+	return -1;
+}
+
+/*
+ * The Databricks GET /responses/{id} once its query is valid: a run past
+ * --task-timeout fails first; then the minimal poll object, or the
+ * retrieve loop from starting_after (0 or absent: from seq 0, inclusive).
+ */
+static void
+get_db(struct mock *m, struct evhttp_request *req, const char *id,
+    int stream, long long after)
+{
+	struct run	*r;
+	int64_t		 now = util_mono_ms();
+	long long	 avail;
+	int		 chaos;
+
+	if (stream)
+		m->st.resumes++;
+	else
+		m->st.polls++;
+	if ((chaos = chaos_pick(m)) != 0) {
+		chaos_reply(m, req, chaos);
+		return;
+	}
+	if (m->opts.reject_stream && (stream || wants_event_stream(req))) {
+		http_reject_stream(m, req);
+		return;
+	}
+	if (!stream && after > 0) {
+		http_error(m, req, 400, "starting_after is only supported "
+		    "when stream=true.", NULL, NULL);
+		return;
+	}
+	if ((r = htab_get(&m->by_id, id)) == NULL || !r->background) {
+		http_no_response(m, req, id);
+		return;
+	}
+	if (dbx_check_timeout(r, now)) {
+		state_save(m);
+		run_wake(r);
+	}
+	avail = run_avail(r, now);
+	state_commit(m, r, avail);
+	if (!stream) {
+		http_log(m, req, 200, "poll");
+		mbuf_reset(&m->reply);
+		dbx_write_poll(m, r, avail, &m->reply);
+		http_reply(m, req, 200, &m->reply);
+		return;
+	}
+	if (m->opts.no_resume) {
+		http_error(m, req, 400, "Streaming is not enabled for this "
+		    "response", NULL, NULL);
+		return;
+	}
+	http_log(m, req, 200, "resume");
+	client_attach_db(m, r, req, after <= 0 ? 0 : mb_after(r, after),
+	    after < 0 ? 0 : after);
+}
+
 /* GET /responses/{id}: retrieve JSON, or resume with ?stream=true. */
 static void
 handle_get(struct mock *m, struct evhttp_request *req, const char *id)
@@ -612,7 +788,7 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 	struct run		*r;
 	const char		*qs, *sa;
 	long long		 after = -1, start;
-	int			 stream, chaos;
+	int			 stream, chaos, rc;
 
 	TAILQ_INIT(&q);
 	qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
@@ -621,8 +797,19 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 		http_error(m, req, 400, "Invalid query string.", NULL, NULL);
 		return;
 	}
-	stream = query_bool(evhttp_find_header(&q, "stream"));
 	sa = evhttp_find_header(&q, "starting_after");
+	if (dbx(m)) {
+		rc = db_query(m, req, evhttp_find_header(&q, "stream"), sa,
+		    &stream, &after);
+		evhttp_clear_headers(&q);
+		if (rc != 0) {
+			m->st.polls++;
+			return;
+		}
+		get_db(m, req, id, stream, after);
+		return;
+	}
+	stream = query_bool(evhttp_find_header(&q, "stream"));
 	if (stream < 0 || (sa != NULL &&
 	    util_parse_int(sa, -1, LLONG_MAX - 1, &after) != 0)) {
 		evhttp_clear_headers(&q);
@@ -653,12 +840,8 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 	if (!stream) {
 		http_log(m, req, 200, "poll");
 		mbuf_reset(&m->reply);
-		if (m->opts.dialect == DIALECT_DATABRICKS)
-			run_write_minimal(m, r, run_avail(r, util_mono_ms()),
-			    &m->reply);
-		else
-			run_write_response(m, r, run_avail(r, util_mono_ms()),
-			    &m->reply);
+		run_write_response(m, r, run_avail(r, util_mono_ms()),
+		    &m->reply);
 		http_reply(m, req, 200, &m->reply);
 		return;
 	}
@@ -667,12 +850,7 @@ handle_get(struct mock *m, struct evhttp_request *req, const char *id)
 		    "response", NULL, NULL);
 		return;
 	}
-	if (after < 0)
-		start = 0;
-	else if (after == 0 && m->opts.dialect == DIALECT_DATABRICKS)
-		start = 0;
-	else
-		start = mb_after(r, after);
+	start = after < 0 ? 0 : mb_after(r, after);
 	http_log(m, req, 200, "resume");
 	client_attach(m, r, req, CLIENT_SSE, start);
 }

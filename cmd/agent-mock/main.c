@@ -46,7 +46,9 @@ usage(FILE *f)
 "                  [--fail-creates N] [--fail-status CODE]\n"
 "                  [--retry-after SECONDS] [--seed N] [--chaos-drop P]\n"
 "                  [--chaos-stall P] [--chaos-429 P] [--chaos-500 P]\n"
-"                  [--chaos-split] [--verbose] [--help]\n"
+"                  [--chaos-split] [--db-poll-ms MS] [--task-timeout S]\n"
+"                  [--failover-pause-ms MS] [--state FILE] [--verbose]\n"
+"                  [--help]\n"
 "\n"
 "A scriptable fake OpenAI Responses API (background mode) for tests.\n"
 "\n"
@@ -55,11 +57,8 @@ usage(FILE *f)
 "                        HOST:PORT\" on stdout once bound.\n"
 "  --port-file FILE      also write the bound port number to FILE\n"
 "                        (atomically, via FILE.tmp and rename).\n"
-"  --dialect D           openai (default) or databricks: data-only SSE\n"
-"                        frames with response_id, [DONE] after a completed\n"
-"                        stream, nested error events, minimal poll objects,\n"
-"                        {\"detail\":...} errors, cancel answers 501, and\n"
-"                        POST /invocations as an alias of POST /responses.\n"
+"  --dialect D           openai (default) or databricks: the long-running\n"
+"                        agent server of databricks-ai-bridge (see below).\n"
 "  --reject-background   answer background:true creates with 400\n"
 "                        unsupported_parameter.\n"
 "  --reject-stream       answer any request asking to stream (stream:true,\n"
@@ -72,6 +71,21 @@ usage(FILE *f)
 "                        --fail-status (default 500) and an error body.\n"
 "  --fail-status CODE    HTTP status for --fail-creates (400-599).\n"
 "  --retry-after SECONDS send Retry-After: SECONDS with those failures.\n"
+"  --db-poll-ms MS       databricks: the retrieve loop's database poll\n"
+"                        (POLL_INTERVAL_SECONDS; default 1000).\n"
+"  --task-timeout S      databricks: a run still in progress S seconds\n"
+"                        after its creation fails with task_timeout at\n"
+"                        the next GET (default 3600; 0: never).\n"
+"  --failover-pause-ms MS\n"
+"                        databricks: how long a dead attempt's heartbeat\n"
+"                        takes to go stale before another attempt takes\n"
+"                        the run over (default 10000).\n"
+"  --state FILE          databricks: keep the background runs in FILE\n"
+"                        (written via FILE.tmp and rename on every change,\n"
+"                        loaded at start), so a mock killed mid-run and\n"
+"                        started again on the same FILE lets every run go\n"
+"                        on: silent for --failover-pause-ms, then a\n"
+"                        response.resumed event and the rest.\n"
 "  --verbose             log one line per request to stderr.\n"
 "  --help                show this text and exit.\n"
 "\n", f);
@@ -99,6 +113,10 @@ usage(FILE *f)
 "  mock_delta_bytes B    exact size of each delta (default natural)\n"
 "  mock_fail MODE        \"failed\" (response.failed) or \"error_event\"\n"
 "  mock_stall_after K    emit nothing after K deltas (stays in_progress)\n"
+"  mock_tool_steps N     databricks: handler steps (default 2, max 100)\n"
+"  mock_failover_after K databricks: the attempt dies after K events;\n"
+"                        after --failover-pause-ms attempt 2 goes on\n"
+"                        with a response.resumed at seq K\n"
 "", f);
 	fputs(
 "  mock_misbehave MODE   break the protocol in one deterministic way, the\n"
@@ -125,6 +143,23 @@ usage(FILE *f)
 "                  with an HTML page (the run exists; retrieves work).\n"
 "  Streams of silent, trickle and html runs send no events: their ground\n"
 "  truth lists none.\n"
+"\n"
+"The databricks dialect (databricks-ai-bridge 0.21.0 LongRunningAgentServer):\n"
+"  data-only SSE frames, each with the flat response_id of the server's\n"
+"  id (resp_ + 24 hex, the background POST answer's id); every handler\n"
+"  step opens with a response.created and closes with a response.completed\n"
+"  carrying the handler's own response.id (resp_handler_<k>_..., which\n"
+"  GET answers 404); response.completed is not terminal, [DONE] is. A\n"
+"  stream of a background run (the POST's own, or GET ?stream=true) is\n"
+"  the server's retrieve loop: one burst per --db-poll-ms, and while seq\n"
+"  0 is the last event it sent it sends it again (starting_after=0 is\n"
+"  inclusive). A failed run ends with an error event (code task_failed or\n"
+"  task_timeout) and a bare close. Poll objects are minimal and carry\n"
+"  attempt_number; statuses are in_progress, completed and failed only.\n"
+"  starting_after negative or not an integer, or stream not a boolean:\n"
+"  422 with FastAPI's validation list; starting_after without\n"
+"  stream=true: 400. Errors are {\"detail\":...}; cancel answers 501;\n"
+"  POST /invocations is an alias of POST /responses.\n"
 "\n"
 "Test endpoints: GET /mock/stats, GET /mock/runs, GET /mock/runs/{id},\n"
 "GET /mock/runs/{id}/events, POST /mock/reset-stats.\n", f);
@@ -220,6 +255,10 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 		{ "chaos-429",		required_argument, NULL, '3' },
 		{ "chaos-500",		required_argument, NULL, '4' },
 		{ "chaos-split",	no_argument,	   NULL, '5' },
+		{ "db-poll-ms",		required_argument, NULL, '6' },
+		{ "task-timeout",	required_argument, NULL, '7' },
+		{ "failover-pause-ms",	required_argument, NULL, '8' },
+		{ "state",		required_argument, NULL, '9' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL,			0,		   NULL, 0 }
@@ -231,6 +270,9 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 	o->dialect = DIALECT_OPENAI;
 	o->fail_status = 500;
 	o->retry_after = -1;
+	o->db_poll_ms = MOCK_DEF_DB_POLL;
+	o->task_timeout = MOCK_DEF_TASK_TIMEOUT;
+	o->failover_pause_ms = MOCK_DEF_FAILOVER;
 	while ((ch = getopt_long(argc, argv, "+hv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -295,6 +337,23 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 		case '5':
 			o->chaos_split = 1;
 			break;
+		case '6':
+			o->db_poll_ms = int_arg("--db-poll-ms", optarg, 1,
+			    MOCK_MAX_INTERVAL);
+			break;
+		case '7':
+			o->task_timeout = int_arg("--task-timeout", optarg, 0,
+			    100000000);
+			break;
+		case '8':
+			o->failover_pause_ms = int_arg("--failover-pause-ms",
+			    optarg, 0, MOCK_MAX_INTERVAL);
+			break;
+		case '9':
+			if (*optarg == '\0')
+				badarg("--state: empty file name");
+			o->state_file = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -308,6 +367,8 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		badarg("unexpected argument '%s'", argv[optind]);
+	if (o->state_file != NULL && o->dialect != DIALECT_DATABRICKS)
+		badarg("--state needs --dialect databricks");
 }
 
 /* Raise the open-file soft limit to the hard limit. */
@@ -526,6 +587,7 @@ main(int argc, char **argv)
 	if ((m->out = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
 	http_setup(m);
+	state_load(m);
 
 	fd = listen_socket(m->opts.listen_host, m->opts.listen_port);
 	if ((bound = evhttp_accept_socket_with_handle(m->http, fd)) == NULL)

@@ -32,6 +32,12 @@ struct evhttp_request;
 #define MOCK_DEF_EVENTS		20
 #define MOCK_DEF_INTERVAL	20
 #define MOCK_HUGE_PAD		(9LL * 1024 * 1024)	/* huge_line padding */
+#define MOCK_DB_STEPS		2	/* databricks: default tool steps */
+#define MOCK_MAX_STEPS		100
+#define MOCK_MAX_SEGS		64	/* databricks: attempts of a run */
+#define MOCK_DEF_DB_POLL	1000
+#define MOCK_DEF_TASK_TIMEOUT	3600
+#define MOCK_DEF_FAILOVER	10000
 
 enum dialect {
 	DIALECT_OPENAI,
@@ -72,7 +78,9 @@ enum ev_kind {
 	EV_COMPLETED,
 	EV_FAILED,
 	EV_ERROR,
-	EV_CANCELLED
+	EV_CANCELLED,
+	EV_RESUMED,		/* databricks: another attempt took over */
+	EV_TASK_TIMEOUT	/* databricks: task_timeout error */
 };
 
 /* A growable byte buffer, reused to avoid per-event allocations. */
@@ -115,6 +123,10 @@ struct mock_opts {
 	double		 chaos_429;	/* per create or retrieve */
 	double		 chaos_500;	/* per create or retrieve */
 	int		 chaos_split;
+	long long	 db_poll_ms;	/* databricks: retrieve loop poll */
+	long long	 task_timeout;	/* databricks: seconds */
+	long long	 failover_pause_ms; /* databricks: stale heartbeat */
+	const char	*state_file;	/* databricks: runs survive restarts */
 };
 
 /* Faults injected by the --chaos-* flags. */
@@ -154,6 +166,11 @@ struct client {
 	enum client_kind	 kind;
 	long long		 next;		/* next stream position */
 	long long		 written;	/* positions or bytes sent */
+	long long		 poll_end;	/* databricks: -1, or poll target */
+	long long		 last_seq;	/* databricks: last seq sent */
+	int			 poller;	/* databricks retrieve loop */
+	int			 poll_term;	/* the poll saw the run end */
+	int64_t			 next_poll;	/* databricks: mono ms */
 	int			 in_flight;	/* awaiting a flush */
 	int			 waiting;	/* on its own timer, or muted */
 	int			 trickle;	/* waiting: one byte a second */
@@ -174,6 +191,21 @@ struct run_params {
 	long long	stall_after;	/* -1: never stall */
 	enum fail_mode	fail;
 	enum misbehave	mb;
+	long long	tool_steps;	/* databricks: handler steps */
+	long long	failover_after;	/* databricks: -1, or K events */
+};
+
+/*
+ * A databricks attempt: from stream index seq0 on (segment 0 at 0, the
+ * others with a response.resumed event at seq0), the run goes on with
+ * base-script event base0, the first one due at start.
+ */
+struct seg {
+	long long	seq0;
+	long long	base0;
+	long long	attempt;
+	int64_t		start_mono;
+	int64_t		start_wall;
 };
 
 struct run {
@@ -189,6 +221,13 @@ struct run {
 	int			 stream;
 	struct run_params	 p;
 	long long		 cancel_at;	/* -1, or the cancelled event */
+	long long		 timeout_at;	/* -1, or the task_timeout event */
+	int64_t			 timeout_mono;
+	int64_t			 timeout_wall;
+	struct seg		 segs[MOCK_MAX_SEGS];
+	int			 nseg;
+	long long		 stored;	/* events committed to --state */
+	char			 hex[25];
 	char			*idem_key;
 	long long		 creates;
 	char			*model_json;	/* JSON string, quoted */
@@ -260,6 +299,38 @@ void		 run_write_response(struct mock *, const struct run *,
 void		 run_write_minimal(struct mock *, const struct run *, long long,
 		    struct mbuf *);
 void		 run_write_text(const struct run *, long long, struct mbuf *);
+void		 run_write_delta(const struct run *, long long, struct mbuf *);
+void		 run_write_message(const struct run *, struct mbuf *);
+void		 run_write_head(struct mbuf *, const char *, const struct run *,
+		    long long);
+void		 run_write_text_ids(const struct run *, struct mbuf *);
+void		 run_write_pad(struct mbuf *, size_t);
+long long	 run_script_len(const struct run *);
+
+/* dbx.c */
+int		 dbx(const struct mock *);
+void		 dbx_init(struct run *);
+long long	 dbx_len(const struct run *);
+long long	 dbx_cap(const struct run *);
+long long	 dbx_avail(const struct run *, int64_t);
+int64_t		 dbx_due(const struct run *, long long);
+enum ev_kind	 dbx_kind(const struct run *, long long);
+long long	 dbx_deltas(const struct run *, long long);
+long long	 dbx_attempt(const struct run *, long long);
+int		 dbx_check_timeout(struct run *, int64_t);
+void		 dbx_restart(struct run *, int64_t, int64_t);
+void		 dbx_write_event(struct mock *, const struct run *, long long,
+		    struct mbuf *);
+void		 dbx_write_created(struct mock *, const struct run *,
+		    struct mbuf *);
+void		 dbx_write_poll(struct mock *, const struct run *, long long,
+		    struct mbuf *);
+void		 dbx_write_text(const struct run *, long long, struct mbuf *);
+
+/* state.c */
+void		 state_load(struct mock *);
+void		 state_save(struct mock *);
+void		 state_commit(struct mock *, struct run *, long long);
 
 /* misbehave.c */
 int		 mb_parse(const char *, enum misbehave *);
@@ -289,6 +360,8 @@ void		 chaos_reply(struct mock *, struct evhttp_request *, int);
 void	 client_attach(struct mock *, struct run *, struct evhttp_request *,
 	    enum client_kind, long long);
 void	 run_wake(struct run *);
+void	 client_attach_db(struct mock *, struct run *, struct evhttp_request *,
+	    long long, long long);
 
 /* http.c */
 void	 http_setup(struct mock *);

@@ -29,6 +29,8 @@ run_params_default(struct run_params *p)
 	p->stall_after = -1;
 	p->fail = FAIL_NONE;
 	p->mb = MB_NONE;
+	p->tool_steps = 0;
+	p->failover_after = -1;
 }
 
 /* Write 24 random hex digits into buf (at least 25 bytes). */
@@ -70,6 +72,7 @@ run_new(struct mock *m, const struct run_params *p, int background,
 		snprintf(r->id, sizeof r->id, "resp_%s", hex);
 	} while (htab_get(&m->by_id, r->id) != NULL);
 	snprintf(r->item_id, sizeof r->item_id, "msg_%s", hex);
+	memcpy(r->hex, hex, sizeof r->hex);
 	if (p->mb == MB_ID_CHANGE) {
 		do {
 			random_hex24(hex);
@@ -85,10 +88,13 @@ run_new(struct mock *m, const struct run_params *p, int background,
 	r->stream = stream;
 	r->p = *p;
 	r->cancel_at = -1;
+	r->timeout_at = -1;
 	r->creates = 1;
 	r->model_json = xstrdup(model_json);
 	r->metadata_json = xstrdup(metadata_json);
 	TAILQ_INIT(&r->clients);
+	if (dbx(m))
+		dbx_init(r);
 	TAILQ_INSERT_TAIL(&m->runs, r, entry);
 	htab_put(&m->by_id, r->id, r);
 	if (idem_key != NULL) {
@@ -111,9 +117,11 @@ run_free(struct run *r)
 }
 
 /* Number of events in the run's script if it is never cancelled. */
-static long long
+long long
 run_script_len(const struct run *r)
 {
+	if (dbx(r->m))
+		return dbx_len(r);
 	return r->p.events + (r->p.fail == FAIL_NONE ? 8 : 5);
 }
 
@@ -123,6 +131,8 @@ run_cap(const struct run *r)
 {
 	long long	k;
 
+	if (dbx(r->m))
+		return dbx_cap(r);
 	if (r->cancel_at >= 0)
 		return r->cancel_at + 1;
 	if (r->p.stall_after >= 0) {
@@ -137,7 +147,8 @@ run_cap(const struct run *r)
 int
 run_done(const struct run *r)
 {
-	return r->cancel_at >= 0 || r->p.stall_after < 0;
+	return r->cancel_at >= 0 || r->timeout_at >= 0 ||
+	    r->p.stall_after < 0;
 }
 
 /* Return 1 if after avail events the run is terminal. */
@@ -154,6 +165,8 @@ run_avail(const struct run *r, int64_t now)
 	long long	cap = run_cap(r), n;
 	int64_t		el;
 
+	if (dbx(r->m))
+		return dbx_avail(r, now);
 	if (r->cancel_at >= 0 || r->p.interval == 0)
 		return cap;
 	el = now - r->created_mono;
@@ -167,6 +180,8 @@ run_avail(const struct run *r, int64_t now)
 int64_t
 run_due(const struct run *r, long long idx)
 {
+	if (dbx(r->m))
+		return dbx_due(r, idx);
 	return r->created_mono + idx * r->p.interval;
 }
 
@@ -176,6 +191,8 @@ run_kind(const struct run *r, long long idx)
 {
 	long long	k;
 
+	if (dbx(r->m))
+		return dbx_kind(r, idx);
 	if (r->cancel_at >= 0 && idx == r->cancel_at)
 		return EV_CANCELLED;
 	if (idx < 4)
@@ -210,6 +227,8 @@ run_status(const struct run *r, long long p)
 			return "failed";
 		}
 	}
+	if (dbx(r->m))
+		return "in_progress";
 	return p <= 1 ? "queued" : "in_progress";
 }
 
@@ -241,8 +260,8 @@ utoa(unsigned long long v, char *p)
 }
 
 /* Append delta k of the run: "r<run>-tok<k> ", cut or padded with '.'. */
-static void
-write_delta(const struct run *r, long long k, struct mbuf *b)
+void
+run_write_delta(const struct run *r, long long k, struct mbuf *b)
 {
 	char	tmp[64], *p;
 	size_t	n = 0, d = (size_t)r->p.delta_bytes;
@@ -275,12 +294,12 @@ run_write_text(const struct run *r, long long n, struct mbuf *b)
 	long long	k;
 
 	for (k = 0; k < n; k++)
-		write_delta(r, k, b);
+		run_write_delta(r, k, b);
 }
 
 /* Append the finished message item with the full text. */
-static void
-write_message(const struct run *r, struct mbuf *b)
+void
+run_write_message(const struct run *r, struct mbuf *b)
 {
 	mbuf_adds(b, "{\"type\":\"message\",\"id\":\"");
 	mbuf_adds(b, r->item_id);
@@ -337,7 +356,7 @@ write_response(struct mock *m, const struct run *r, long long p,
 	mbuf_adds(b, r->model_json);
 	mbuf_adds(b, ",\"output\":[");
 	if (r->p.fail == FAIL_NONE && p >= 7 + r->p.events)
-		write_message(r, b);
+		run_write_message(r, b);
 	mbuf_adds(b, "],\"parallel_tool_calls\":true,"
 	    "\"previous_response_id\":null,\"tool_choice\":\"auto\","
 	    "\"tools\":[],\"usage\":");
@@ -381,7 +400,10 @@ void
 run_write_minimal(struct mock *m, const struct run *r, long long p,
     struct mbuf *b)
 {
-	(void)m;
+	if (dbx(m)) {
+		dbx_write_poll(m, r, p, b);
+		return;
+	}
 	mbuf_adds(b, "{\"id\":\"");
 	mbuf_adds(b, r->id);
 	if (!run_is_terminal(r, p)) {
@@ -391,7 +413,7 @@ run_write_minimal(struct mock *m, const struct run *r, long long p,
 	switch (run_kind(r, p - 1)) {
 	case EV_COMPLETED:
 		mbuf_adds(b, "\",\"status\":\"completed\",\"output\":[");
-		write_message(r, b);
+		run_write_message(r, b);
 		mbuf_adds(b, "]}");
 		break;
 	case EV_CANCELLED:
@@ -435,6 +457,10 @@ run_event_type(const struct mock *m, const struct run *r, long long idx)
 		return "error";
 	case EV_CANCELLED:
 		return "response.cancelled";
+	case EV_RESUMED:
+		return "response.resumed";
+	case EV_TASK_TIMEOUT:
+		return "error";
 	}
 	return "error";
 }
@@ -443,8 +469,8 @@ run_event_type(const struct mock *m, const struct run *r, long long idx)
  * Append {"type":TYPE,"sequence_number":N for event idx (the object stays
  * open); no_seq leaves the number out of its event.
  */
-static void
-write_head(struct mbuf *b, const char *type, const struct run *r,
+void
+run_write_head(struct mbuf *b, const char *type, const struct run *r,
     long long idx)
 {
 	mbuf_adds(b, "{\"type\":\"");
@@ -457,8 +483,8 @@ write_head(struct mbuf *b, const char *type, const struct run *r,
 }
 
 /* Append n bytes of 'x' (the huge_line padding). */
-static void
-write_pad(struct mbuf *b, size_t n)
+void
+run_write_pad(struct mbuf *b, size_t n)
 {
 	memset(mbuf_reserve(b, n), 'x', n);
 	b->len += n;
@@ -466,8 +492,8 @@ write_pad(struct mbuf *b, size_t n)
 }
 
 /* Append the item/output/content index fields of a text event. */
-static void
-write_text_ids(const struct run *r, struct mbuf *b)
+void
+run_write_text_ids(const struct run *r, struct mbuf *b)
 {
 	mbuf_adds(b, ",\"item_id\":\"");
 	mbuf_adds(b, r->item_id);
@@ -483,17 +509,21 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 	const char	*type = run_event_type(m, r, idx);
 	int		 db = m->opts.dialect == DIALECT_DATABRICKS;
 
+	if (db) {
+		dbx_write_event(m, r, idx, b);
+		return;
+	}
 	switch (kind) {
 	case EV_CREATED:
 	case EV_IN_PROGRESS:
 	case EV_COMPLETED:
 	case EV_CANCELLED:
-		write_head(b, type, r, idx);
+		run_write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"response\":");
 		write_response(m, r, idx + 1, mb_id(r, idx), b);
 		break;
 	case EV_ITEM_ADDED:
-		write_head(b, type, r, idx);
+		run_write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"output_index\":0,\"item\":"
 		    "{\"type\":\"message\",\"id\":\"");
 		mbuf_adds(b, r->item_id);
@@ -501,45 +531,45 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 		    "\"role\":\"assistant\",\"content\":[]}");
 		break;
 	case EV_PART_ADDED:
-		write_head(b, type, r, idx);
-		write_text_ids(r, b);
+		run_write_head(b, type, r, idx);
+		run_write_text_ids(r, b);
 		mbuf_adds(b, ",\"part\":{\"type\":\"output_text\","
 		    "\"text\":\"\",\"annotations\":[]}");
 		break;
 	case EV_DELTA:
-		write_head(b, type, r, idx);
-		write_text_ids(r, b);
+		run_write_head(b, type, r, idx);
+		run_write_text_ids(r, b);
 		mbuf_adds(b, ",\"delta\":\"");
-		write_delta(r, idx - 4, b);
+		run_write_delta(r, idx - 4, b);
 		mbuf_adds(b, "\",\"logprobs\":[]");
 		if (mb_is_huge(r, idx)) {
 			mbuf_adds(b, ",\"obfuscation\":\"");
-			write_pad(b, MOCK_HUGE_PAD);
+			run_write_pad(b, MOCK_HUGE_PAD);
 			mbuf_addc(b, '"');
 		}
 		break;
 	case EV_TEXT_DONE:
-		write_head(b, type, r, idx);
-		write_text_ids(r, b);
+		run_write_head(b, type, r, idx);
+		run_write_text_ids(r, b);
 		mbuf_adds(b, ",\"text\":\"");
 		run_write_text(r, r->p.events, b);
 		mbuf_adds(b, "\",\"logprobs\":[]");
 		break;
 	case EV_PART_DONE:
-		write_head(b, type, r, idx);
-		write_text_ids(r, b);
+		run_write_head(b, type, r, idx);
+		run_write_text_ids(r, b);
 		mbuf_adds(b, ",\"part\":{\"type\":\"output_text\",\"text\":\"");
 		run_write_text(r, r->p.events, b);
 		mbuf_adds(b, "\",\"annotations\":[]}");
 		break;
 	case EV_ITEM_DONE:
-		write_head(b, type, r, idx);
+		run_write_head(b, type, r, idx);
 		mbuf_adds(b, ",\"output_index\":0,\"item\":");
-		write_message(r, b);
+		run_write_message(r, b);
 		break;
 	case EV_FAILED:
 		if (!db) {
-			write_head(b, type, r, idx);
+			run_write_head(b, type, r, idx);
 			mbuf_adds(b, ",\"response\":");
 			write_response(m, r, idx + 1, mb_id(r, idx), b);
 			break;
@@ -558,6 +588,9 @@ run_write_event(struct mock *m, const struct run *r, long long idx,
 			mbuf_addll(b, mb_seq(r, idx));
 		}
 		break;
+	case EV_RESUMED:
+	case EV_TASK_TIMEOUT:
+		break;		/* databricks only */
 	}
 	if (db) {
 		mbuf_adds(b, ",\"response_id\":\"");

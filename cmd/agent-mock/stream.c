@@ -4,7 +4,11 @@
  * flow control (at most one batch in flight per connection), disconnect
  * detection (close callback), the --drop-after fault, the stream faults of
  * --chaos-drop, --chaos-stall and --chaos-split (a client may wait on its
- * own timer), and the silent and trickling streams of mock_misbehave.
+ * own timer), the silent and trickling streams of mock_misbehave, and
+ * the Databricks retrieve loop: a stream of a background run is a poller
+ * that wakes every --db-poll-ms and sends everything stored since its
+ * last poll in one write, from the start again while seq 0 is the last
+ * one it sent.
  */
 #include <sys/time.h>
 
@@ -23,6 +27,7 @@
 #define TRICKLE_LEAD	"data: {\"type\":\"response.created\",\"response\":"
 
 static void	client_pump(struct client *);
+static void	client_pump_db(struct client *);
 static void	client_flushed(struct evhttp_connection *, void *);
 static void	client_wait_cb(evutil_socket_t, short, void *);
 static void	run_schedule(struct run *);
@@ -282,6 +287,10 @@ client_pump(struct client *c)
 	size_t		 mark;
 	int		 term, chaos = chaos_active(m);
 
+	if (c->poller) {
+		client_pump_db(c);
+		return;
+	}
 	if (c->in_flight || c->waiting)
 		return;
 	if (c->rest.len > 0) {
@@ -332,6 +341,94 @@ client_pump(struct client *c)
 	client_send(c, m->scratch.p, m->scratch.len);
 }
 
+/*
+ * One round of the Databricks retrieve loop: at the start of a poll, fix
+ * its target (every stored event) and, while the last seq sent is 0,
+ * start again at seq 0 (the server's after_seq is -1 then). Send up to
+ * the target in one write (MOCK_BATCH_BYTES at a time), then wait for
+ * the next poll, or end the reply once the run is over: [DONE] after a
+ * completed run, a bare close after a failed one. May free c.
+ */
+static void
+client_pump_db(struct client *c)
+{
+	struct mock	*m = c->m;
+	struct run	*r = c->run;
+	long long	 avail, end, first, left, idx;
+	int64_t		 now;
+	size_t		 mark;
+	int		 chaos = chaos_active(m);
+
+	if (c->in_flight || c->waiting)
+		return;
+	if (c->rest.len > 0) {
+		client_piece(c);
+		return;
+	}
+	if (c->poll_end < 0) {
+		now = util_mono_ms();
+		if (now < c->next_poll) {
+			client_wait(c, c->next_poll - now);
+			return;
+		}
+		c->next_poll = now + m->opts.db_poll_ms;
+		if (dbx_check_timeout(r, now))
+			state_save(m);
+		avail = run_avail(r, now);
+		state_commit(m, r, avail);
+		if (c->last_seq == 0)
+			c->next = 0;
+		c->poll_end = mb_npos(r, avail);
+		c->poll_term = run_is_terminal(r, avail);
+	}
+	end = c->poll_end;
+	if (m->opts.drop_after > 0) {
+		left = m->opts.drop_after - c->written;
+		if (end - c->next > left)
+			end = c->next + left;
+	}
+	mbuf_reset(&m->scratch);
+	first = c->next;
+	while (c->next < end && m->scratch.len < MOCK_BATCH_BYTES) {
+		mark = m->scratch.len;
+		idx = mb_at(r, c->next++);
+		run_write_frame(m, r, idx, &m->scratch);
+		c->last_seq = mb_seq(r, idx);
+		if (chaos && client_chaos(c, mark))
+			break;
+	}
+	c->written += c->next - first;
+	if (c->next >= c->poll_end && !c->dropping) {
+		if (c->poll_term) {
+			if (run_kind(r, run_cap(r) - 1) == EV_COMPLETED)
+				mbuf_adds(&m->scratch, "data: [DONE]\n\n");
+			if (m->opts.chaos_split && m->scratch.len > 0) {
+				c->ending = 1;
+				client_send(c, m->scratch.p, m->scratch.len);
+				return;
+			}
+			if (m->scratch.len > 0) {
+				evbuffer_add(m->out, m->scratch.p,
+				    m->scratch.len);
+				evhttp_send_reply_chunk(c->req, m->out);
+				evbuffer_drain(m->out,
+				    evbuffer_get_length(m->out));
+			}
+			client_finish(c);
+			return;
+		}
+		c->poll_end = -1;
+		if (c->next > first)
+			client_send(c, m->scratch.p, m->scratch.len);
+		/* After the send: a flush then finds the poller waiting. */
+		now = c->next_poll - util_mono_ms();
+		client_wait(c, now > 1 ? now : 1);
+		return;
+	}
+	if (c->next > first)
+		client_send(c, m->scratch.p, m->scratch.len);
+}
+
 /* Timer: events of the run became due. */
 static void
 run_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -353,6 +450,10 @@ run_schedule(struct run *r)
 	int64_t		now = util_mono_ms(), delay;
 	long long	avail = run_avail(r, now), cap = run_cap(r), target;
 	int		ready = r->nsse - r->nflight - r->nwait;
+
+	/* Databricks pollers keep their own time: they are never ready. */
+	if (ready < 0)
+		ready = 0;
 
 	if (ready + r->njson == 0 || avail >= cap ||
 	    (ready == 0 && !run_done(r))) {
@@ -391,9 +492,9 @@ run_wake(struct run *r)
  * peer closing, and send whatever is already due. A silent run's stream
  * then sends nothing; a trickling one a byte a second.
  */
-void
-client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
-    enum client_kind kind, long long start)
+static void
+attach(struct mock *m, struct run *r, struct evhttp_request *req,
+    enum client_kind kind, long long start, int poller, long long after)
 {
 	struct evhttp_connection	*evcon;
 	struct evkeyvalq		*hdrs;
@@ -417,6 +518,9 @@ client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
 	c->evcon = evcon;
 	c->kind = kind;
 	c->next = mb_pos_of(r, start);
+	c->poller = poller;
+	c->poll_end = -1;
+	c->last_seq = after;
 	mbuf_init(&c->rest);
 	TAILQ_INSERT_TAIL(&r->clients, c, entry);
 	if (kind == CLIENT_SSE) {
@@ -441,4 +545,27 @@ client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
 	}
 	client_pump(c);
 	run_schedule(r);
+}
+
+/*
+ * Attach req to run r as an event stream from event index start (see
+ * attach); the same stream whatever the dialect.
+ */
+void
+client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
+    enum client_kind kind, long long start)
+{
+	attach(m, r, req, kind, start, 0, -1);
+}
+
+/*
+ * Attach req to a background Databricks run as the server's retrieve
+ * loop: a stream from event index start that polls every --db-poll-ms;
+ * after is the starting_after it was asked for (0: from the start).
+ */
+void
+client_attach_db(struct mock *m, struct run *r, struct evhttp_request *req,
+    long long start, long long after)
+{
+	attach(m, r, req, CLIENT_SSE, start, 1, after);
 }
