@@ -353,9 +353,12 @@ eq "SIGTERM exits 0" "$?" 0
 
 # --- databricks dialect -----------------------------------------------
 start db --dialect databricks
+# One handler step (test_mock_databricks.sh covers several); the nested
+# response.id is the handler's own, the server's id is response_id.
 curl -s -N -X POST "$B/responses" -d '{"background":true,"stream":true,
-    "metadata":{"mock_events":2,"mock_interval_ms":0}}' >"$TMP/d1"
-idd=$(data "$TMP/d1" | head -n 1 | jstr id)
+    "metadata":{"mock_events":2,"mock_interval_ms":0,"mock_tool_steps":1}}' \
+    >"$TMP/d1"
+idd=$(data "$TMP/d1" | head -n 1 | jstr response_id)
 check "db: no event: lines" sh -c "! grep -q '^event:' '$TMP/d1'"
 eq "db: response_id in every event" "$(data "$TMP/d1" | grep -v DONE |
     grep -c "\"response_id\":\"$idd\"")" 10
@@ -373,7 +376,7 @@ eq "db: poll completed minimal" "$(curl -s "$B/responses/$idd" |
 curl -s -N -X POST "$B/invocations" -d '{"background":true,"stream":true,
     "metadata":{"mock_events":1,"mock_interval_ms":0,"mock_fail":"failed"}}' \
     >"$TMP/d4"
-idf=$(data "$TMP/d4" | head -n 1 | jstr id)
+idf=$(data "$TMP/d4" | head -n 1 | jstr response_id)
 eq "db: /invocations alias, nested error" "$(data "$TMP/d4" | tail -n 1 |
     sed 's/"sequence_number":[0-9]*/N/')" \
     '{"type":"error","error":{"message":"mock failure",'\
@@ -382,8 +385,10 @@ check "db: no [DONE] after failure" sh -c "! grep -q DONE '$TMP/d4'"
 eq "db: poll failed" "$(curl -s "$B/responses/$idf" | jstr status)" failed
 r=$(curl -s -X POST "$B/responses" -d '{"background":true,
     "metadata":{"mock_interval_ms":1000}}')
-eq "db: create minimal in_progress" "$(printf %s "$r" |
-    sed 's/"id":"[^"]*"/ID/')" '{ID,"status":"in_progress"}'
+eq "db: create answer in_progress" "$(printf %s "$r" |
+    sed 's/"id":"[^"]*"/ID/; s/"created_at":[0-9]*/T/')" \
+    '{ID,"object":"response",T,"status":"in_progress","error":null,'\
+'"incomplete_details":null,"output":[],"metadata":{}}'
 eq "db: cancel 501" "$(curl -s -w ' %{http_code}' -X POST \
     "$B/responses/$idd/cancel")" \
     '{"detail":"Cancellation is not yet implemented."} 501'
