@@ -671,6 +671,18 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	    (long long)json_integer_value(json_object_get(counts,
 	    RUN_PENDING)));
 	json_decref(counts);
+	counts = store_waiting_json(s->st);
+	evbuffer_add_printf(b, "# HELP agentd_runs_retrying Runs waiting to "
+	    "retry a backend request after a failure.\n"
+	    "# TYPE agentd_runs_retrying gauge\nagentd_runs_retrying %lld\n"
+	    "# HELP agentd_runs_waiting Runs not moving, by why they wait "
+	    "(the run's wait.reason).\n# TYPE agentd_runs_waiting gauge\n",
+	    (long long)json_integer_value(json_object_get(counts,
+	    "retrying")));
+	json_object_foreach(json_object_get(counts, "reasons"), k, v)
+		evbuffer_add_printf(b, "agentd_runs_waiting{reason=\"%s\"} "
+		    "%lld\n", k, (long long)json_integer_value(v));
+	json_decref(counts);
 	evbuffer_add_printf(b, "# HELP agentd_events_stored Events in the "
 	    "store.\n# TYPE agentd_events_stored gauge\n"
 	    "agentd_events_stored %lld\n",

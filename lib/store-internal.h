@@ -26,5 +26,6 @@ int	 store_step_done(sqlite3_stmt *s);
 void	 store_err(struct store *st, const char *what);
 /* The endpoint stamped on runs enqueued without one, or NULL. */
 const char *store_endpoint(struct store *st);
+int	 store_max_inflight(struct store *st);
 
 #endif

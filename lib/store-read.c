@@ -16,12 +16,40 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define RUN_COLS "id, status, mode, resolved_mode, backend_id, " \
-	"backend_status, endpoint, queue, priority, creates, last_seq, " \
-	"event_count, last_event_at, created_at, updated_at, finished_at, " \
-	"resumable, idempotency_key, error_status, error_message, " \
-	"error_body, lease_owner, dialect, attempt, max_attempts, batch, " \
-	"custom_id, not_before"
+/*
+ * A run's columns (r), then what says why a pending one waits: its queue
+ * (q) and, only for pending runs, the runs in flight in its queue and in
+ * all (%d: agentd's --max-inflight, 0 for none). Use with RUN_FROM.
+ */
+#define RUN_COLS "r.id, r.status, r.mode, r.resolved_mode, r.backend_id, " \
+	"r.backend_status, r.endpoint, r.queue, r.priority, r.creates, " \
+	"r.last_seq, r.event_count, r.last_event_at, r.created_at, " \
+	"r.updated_at, r.finished_at, r.resumable, r.idempotency_key, " \
+	"r.error_status, r.error_message, r.error_body, r.lease_owner, " \
+	"r.dialect, r.attempt, r.max_attempts, r.batch, r.custom_id, " \
+	"r.not_before, r.wait_reason, r.wait_until, r.wait_tries, " \
+	"coalesce(q.paused, 0), q.max_inflight, CASE WHEN r.status = " \
+	"'pending' AND q.max_inflight IS NOT NULL THEN (SELECT count(*) " \
+	"FROM runs b WHERE b.lease_owner IS NOT NULL AND b.queue = r.queue " \
+	"AND b.status IN " ACTIVE_SQL ") END, CASE WHEN r.status = " \
+	"'pending' AND %d > 0 THEN (SELECT count(*) FROM runs b WHERE " \
+	"b.lease_owner IS NOT NULL AND b.status IN " ACTIVE_SQL ") END"
+#define RUN_FROM " FROM runs r LEFT JOIN queues q ON q.name = r.queue"
+enum {
+	COL_STATUS = 1,
+	COL_QUEUE = 7,
+	COL_LEASE_OWNER = 21,
+	COL_ATTEMPT = 23,
+	COL_MAX_ATTEMPTS = 24,
+	COL_NOT_BEFORE = 27,
+	COL_WAIT_REASON,
+	COL_WAIT_UNTIL,
+	COL_WAIT_TRIES,
+	COL_Q_PAUSED,
+	COL_Q_MAX,
+	COL_Q_BUSY,
+	COL_BUSY
+};
 
 /* Column i of a row as a JSON value (new reference). */
 json_t *
@@ -78,13 +106,119 @@ col_write(struct jsonbuf *b, sqlite3_stmt *s, int i)
 }
 
 /*
+ * Append the reason a run that is not moving waits, for a row selected with
+ * RUN_COLS: {"reason","until","tries","message"} (+ "queue", "limit"), or
+ * null when it is not waiting. An unleased pending run's reason is derived
+ * here, in the order the scheduler checks them; a leased run's is what its
+ * worker recorded. Finished runs never wait.
+ */
+static void
+wait_write(struct jsonbuf *b, sqlite3_stmt *s, int max_inflight)
+{
+	const char	*status, *reason, *queue;
+	char		 msg[256];
+	int64_t		 until = 0, limit = 0, now = util_now_ms();
+	int		 tries;
+
+	status = (const char *)sqlite3_column_text(s, COL_STATUS);
+	reason = (const char *)sqlite3_column_text(s, COL_WAIT_REASON);
+	queue = (const char *)sqlite3_column_text(s, COL_QUEUE);
+	tries = sqlite3_column_int(s, COL_WAIT_TRIES);
+	if (status == NULL || store_status_terminal(status)) {
+		jsonbuf_raw(b, "null");
+		return;
+	}
+	if (queue == NULL)
+		queue = "";
+	msg[0] = '\0';
+	if (sqlite3_column_type(s, COL_LEASE_OWNER) == SQLITE_NULL)
+		reason = NULL;	/* a worker's record outlives no lease */
+	if (strcmp(status, RUN_PENDING) == 0 &&
+	    sqlite3_column_type(s, COL_LEASE_OWNER) == SQLITE_NULL) {
+		if (sqlite3_column_int(s, COL_Q_PAUSED) != 0) {
+			reason = WAIT_QUEUE_PAUSED;
+			snprintf(msg, sizeof msg, "queue %.64s is paused",
+			    queue);
+		} else if (sqlite3_column_int64(s, COL_NOT_BEFORE) > now) {
+			reason = WAIT_ATTEMPT;
+			until = sqlite3_column_int64(s, COL_NOT_BEFORE);
+			snprintf(msg, sizeof msg, "attempt %d of %d, after the "
+			    "last one failed", sqlite3_column_int(s,
+			    COL_ATTEMPT), sqlite3_column_int(s,
+			    COL_MAX_ATTEMPTS));
+		} else if (sqlite3_column_type(s, COL_Q_BUSY) != SQLITE_NULL &&
+		    sqlite3_column_int64(s, COL_Q_BUSY) >=
+		    sqlite3_column_int64(s, COL_Q_MAX)) {
+			reason = WAIT_QUEUE_FULL;
+			limit = sqlite3_column_int64(s, COL_Q_MAX);
+			snprintf(msg, sizeof msg, "queue %.64s has its "
+			    "max_inflight (%lld) runs in flight", queue,
+			    (long long)limit);
+		} else if (sqlite3_column_type(s, COL_BUSY) != SQLITE_NULL &&
+		    sqlite3_column_int64(s, COL_BUSY) >= max_inflight) {
+			reason = WAIT_MAX_INFLIGHT;
+			limit = max_inflight;
+			snprintf(msg, sizeof msg, "agentd has its "
+			    "--max-inflight (%d) runs in flight", max_inflight);
+		}
+	} else if (reason != NULL) {
+		until = sqlite3_column_int64(s, COL_WAIT_UNTIL);
+		if (strcmp(reason, WAIT_RETRY_AFTER) == 0)
+			snprintf(msg, sizeof msg, "retry %d, when the "
+			    "backend's Retry-After said", tries);
+		else if (strcmp(reason, WAIT_RATELIMIT_RESET) == 0)
+			snprintf(msg, sizeof msg, "retry %d, when the "
+			    "backend's rate limit resets", tries);
+		else if (strcmp(reason, WAIT_BACKOFF) == 0)
+			snprintf(msg, sizeof msg, "retry %d, after agentd's "
+			    "backoff", tries);
+		else if (strcmp(reason, WAIT_ENDPOINT_PAUSED) == 0)
+			snprintf(msg, sizeof msg, "held: the endpoint is "
+			    "paused after an HTTP 429");
+		else if (strcmp(reason, WAIT_RPM) == 0)
+			snprintf(msg, sizeof msg, "held: "
+			    "--requests-per-minute");
+		else if (strcmp(reason, WAIT_STORE) == 0)
+			snprintf(msg, sizeof msg, "held: the store refuses "
+			    "writes");
+		else
+			snprintf(msg, sizeof msg, "%.64s", reason);
+	}
+	if (reason == NULL) {
+		jsonbuf_raw(b, "null");
+		return;
+	}
+	jsonbuf_raw(b, "{\"reason\":");
+	jsonbuf_str(b, reason, strlen(reason));
+	jsonbuf_raw(b, ",\"until\":");
+	if (until > 0)
+		jsonbuf_int(b, until);
+	else
+		jsonbuf_raw(b, "null");
+	jsonbuf_raw(b, ",\"tries\":");
+	jsonbuf_int(b, tries);
+	if (limit > 0) {
+		jsonbuf_raw(b, ",\"limit\":");
+		jsonbuf_int(b, limit);
+	}
+	if (strcmp(reason, WAIT_QUEUE_PAUSED) == 0 ||
+	    strcmp(reason, WAIT_QUEUE_FULL) == 0) {
+		jsonbuf_raw(b, ",\"queue\":");
+		jsonbuf_str(b, queue, strlen(queue));
+	}
+	jsonbuf_raw(b, ",\"message\":");
+	jsonbuf_str(b, msg, strlen(msg));
+	jsonbuf_raw(b, "}");
+}
+
+/*
  * Append the API's run object for a row selected with RUN_COLS to b. The
  * one definition of a run's JSON: run_row_json parses what this writes,
  * and a page of runs is written with it directly, since building and
  * dumping 100 jansson objects was most of the time of GET /v1/runs.
  */
 static void
-run_row_write(struct jsonbuf *b, sqlite3_stmt *s)
+run_row_write(struct jsonbuf *b, sqlite3_stmt *s, int max_inflight)
 {
 	static const char *const names[] = {
 		"{\"id\":", ",\"status\":", ",\"mode\":",
@@ -128,12 +262,16 @@ run_row_write(struct jsonbuf *b, sqlite3_stmt *s)
 		jsonbuf_raw(b, tail[i]);
 		col_write(b, s, 21 + (int)i);
 	}
+	jsonbuf_raw(b, ",\"retries\":");
+	col_write(b, s, COL_WAIT_TRIES);
+	jsonbuf_raw(b, ",\"wait\":");
+	wait_write(b, s, max_inflight);
 	jsonbuf_raw(b, "}");
 }
 
 /* The API's run object for a row selected with RUN_COLS (new reference). */
 static json_t *
-run_row_json(sqlite3_stmt *s)
+run_row_json(sqlite3_stmt *s, int max_inflight)
 {
 	struct jsonbuf	*b = jsonbuf_new();
 	json_error_t	 jerr;
@@ -141,7 +279,7 @@ run_row_json(sqlite3_stmt *s)
 	json_t		*o;
 	size_t		 len;
 
-	run_row_write(b, s);
+	run_row_write(b, s, max_inflight);
 	text = jsonbuf_text(b, &len);
 	/* JSON_ALLOW_NUL: a column may hold a NUL, written as \u0000. */
 	if ((o = json_loadb(text, len, JSON_ALLOW_NUL, &jerr)) == NULL)
@@ -156,13 +294,16 @@ store_run_json(struct store *st, const char *id)
 {
 	sqlite3_stmt	*s = NULL;
 	json_t		*o = NULL;
+	char		 sql[2048];
+	int		 mi = store_max_inflight(st);
 
-	if (sqlite3_prepare_v2(store_db(st), "SELECT " RUN_COLS " FROM runs WHERE "
-	    "id = ?", -1, &s, NULL) != SQLITE_OK)
+	snprintf(sql, sizeof sql, "SELECT " RUN_COLS RUN_FROM " WHERE r.id = ?",
+	    mi);
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
-		o = run_row_json(s);
+		o = run_row_json(s, mi);
 	sqlite3_finalize(s);
 	return o;
 }
@@ -195,9 +336,9 @@ store_run_list(struct store *st, const char *status, const char *queue,
 {
 	sqlite3_stmt	*s = NULL;
 	struct jsonbuf	*b;
-	char		*last = NULL, sql[512];
+	char		*last = NULL, sql[2048];
 	int64_t		 after_n = INT64_MAX;
-	int		 rc, count = 0, i = 1;
+	int		 rc, count = 0, i = 1, mi = store_max_inflight(st);
 
 	if (after != NULL && *after != '\0') {
 		if ((after_n = store_run_n(st, after)) < 0) {
@@ -206,11 +347,11 @@ store_run_list(struct store *st, const char *status, const char *queue,
 		}
 	}
 	/* The rowid or a (status|queue, n) index; never a scan or a count. */
-	snprintf(sql, sizeof sql, "SELECT " RUN_COLS " FROM runs WHERE n < ?"
-	    "%s%s%s ORDER BY n DESC LIMIT ?",
-	    status != NULL ? " AND status = ?" : "",
-	    queue != NULL ? " AND queue = ?" : "",
-	    since > 0 ? " AND created_at >= ?" : "");
+	snprintf(sql, sizeof sql, "SELECT " RUN_COLS RUN_FROM " WHERE r.n < ?"
+	    "%s%s%s ORDER BY r.n DESC LIMIT ?", mi,
+	    status != NULL ? " AND r.status = ?" : "",
+	    queue != NULL ? " AND r.queue = ?" : "",
+	    since > 0 ? " AND r.created_at >= ?" : "");
 	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
 		xasprintf(cause, "store: %s", sqlite3_errmsg(store_db(st)));
 		return NULL;
@@ -230,7 +371,7 @@ store_run_list(struct store *st, const char *status, const char *queue,
 			break;	/* one more row: there is a next page */
 		if (count++ > 0)
 			jsonbuf_raw(b, ",");
-		run_row_write(b, s);
+		run_row_write(b, s, mi);
 		free(last);
 		last = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
@@ -404,4 +545,60 @@ store_count_events(struct store *st)
 		c = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return c;
+}
+
+/*
+ * Runs not moving, by why they wait (as a run's "wait" says), and how many
+ * of them wait to retry after a failure: {"retrying":N,"reasons":{...}}.
+ * Scans the active runs; for /metrics. A new reference, never NULL.
+ */
+json_t *
+store_waiting_json(struct store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	json_t		*o = json_object(), *reasons = json_object();
+	char		 sql[1600];
+	int64_t		 retrying = 0;
+	int		 mi = store_max_inflight(st);
+
+	json_object_set_new(o, "reasons", reasons);
+	if (sqlite3_prepare_v2(store_db(st), "SELECT wait_reason, count(*), "
+	    "sum(wait_tries > 0) FROM runs WHERE status IN " ACTIVE_SQL " AND wait_reason IS "
+	    "NOT NULL AND lease_owner IS NOT NULL GROUP BY 1", -1, &s,
+	    NULL) == SQLITE_OK) {
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			json_object_set_new(reasons, (const char *)
+			    sqlite3_column_text(s, 0), json_integer(
+			    sqlite3_column_int64(s, 1)));
+			retrying += sqlite3_column_int64(s, 2);
+		}
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	/* The order of wait_write's checks for a pending run. */
+	snprintf(sql, sizeof sql, "WITH busy AS (SELECT queue, count(*) AS c "
+	    "FROM runs WHERE lease_owner IS NOT NULL AND status IN "
+	    ACTIVE_SQL " GROUP BY queue), total AS (SELECT coalesce(sum(c), "
+	    "0) AS c FROM busy) SELECT CASE WHEN coalesce(q.paused, 0) != 0 "
+	    "THEN '" WAIT_QUEUE_PAUSED "' WHEN coalesce(r.not_before, 0) > ?1 "
+	    "THEN '" WAIT_ATTEMPT "' WHEN q.max_inflight IS NOT NULL AND "
+	    "coalesce(b.c, 0) >= q.max_inflight THEN '" WAIT_QUEUE_FULL "' "
+	    "WHEN %d > 0 AND (SELECT c FROM total) >= %d THEN '"
+	    WAIT_MAX_INFLIGHT "' END AS why, count(*) FROM runs r LEFT JOIN "
+	    "queues q ON q.name = r.queue LEFT JOIN busy b ON b.queue = "
+	    "r.queue WHERE r.status = 'pending' AND r.lease_owner IS NULL "
+	    "GROUP BY why", mi, mi);
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, util_now_ms());
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+				continue;
+			json_object_set_new(reasons, (const char *)
+			    sqlite3_column_text(s, 0), json_integer(
+			    sqlite3_column_int64(s, 1)));
+		}
+	}
+	sqlite3_finalize(s);
+	json_object_set_new(o, "retrying", json_integer(retrying));
+	return o;
 }

@@ -223,6 +223,7 @@ store_run_retry(struct store *st, int64_t n, int64_t gen, const char *status,
 	    "last_event_at = NULL, resolved_mode = NULL, resumable = 1, "
 	    "response = NULL, output_text = NULL, error_status = ?3, "
 	    "error_message = ?4, error_body = NULL, lease_owner = NULL, "
+	    "wait_reason = NULL, wait_until = NULL, wait_tries = 0, "
 	    "lease_gen = lease_gen + 1, finished_at = NULL, updated_at = ?5 "
 	    "WHERE n = ?1", -1, &s, NULL) != SQLITE_OK) {
 		free(msg);

@@ -26,6 +26,7 @@
 struct store {
 	sqlite3		*db;
 	char		*endpoint;
+	int		 max_inflight;
 	sqlite3_stmt	*ins_event;
 	sqlite3_stmt	*upd_cursor;
 	sqlite3_stmt	*sel_gen;
@@ -573,6 +574,14 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 	if (p->finished)
 		strncat(sql, ", finished_at = ?1, lease_owner = NULL",
 		    sizeof sql - strlen(sql) - 1);
+	if (p->set_wait == 1)
+		strncat(sql, ", wait_reason = ?, wait_until = ?, "
+		    "wait_tries = ?", sizeof sql - strlen(sql) - 1);
+	else if (p->set_wait == 2 || p->set_wait == -1 || p->finished)
+		strncat(sql, ", wait_reason = NULL, wait_until = NULL",
+		    sizeof sql - strlen(sql) - 1);
+	if (p->set_wait == -1 || p->finished)
+		strncat(sql, ", wait_tries = 0", sizeof sql - strlen(sql) - 1);
 	strncat(sql, " WHERE n = ? AND lease_gen = ?",
 	    sizeof sql - strlen(sql) - 1);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -604,6 +613,13 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 		sqlite3_bind_int(s, i++, p->resumable);
 	if (p->last_event_at != 0)
 		sqlite3_bind_int64(s, i++, p->last_event_at);
+	if (p->set_wait == 1) {
+		sqlite3_bind_text(s, i++, p->wait_reason, -1, SQLITE_STATIC);
+		if (p->wait_until > 0)
+			sqlite3_bind_int64(s, i, p->wait_until);
+		i++;
+		sqlite3_bind_int(s, i++, p->wait_tries);
+	}
 	sqlite3_bind_int64(s, i++, n);
 	sqlite3_bind_int64(s, i++, gen);
 	if (sqlite3_step(s) != SQLITE_DONE)
@@ -621,17 +637,24 @@ out:
  * clock (invariant 4). Fenced by gen. 1, 0 fenced, -1 error.
  */
 int
-store_run_released(struct store *st, int64_t n, int64_t gen)
+store_run_released(struct store *st, int64_t n, int64_t gen,
+    const char *reason, int64_t until)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(st->db, "UPDATE runs SET released_at = ? WHERE "
-	    "n = ? AND lease_gen = ?", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "UPDATE runs SET released_at = ?, "
+	    "wait_reason = ?, wait_until = ? WHERE n = ? AND lease_gen = ?",
+	    -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(s, 1, util_now_ms());
-	sqlite3_bind_int64(s, 2, n);
-	sqlite3_bind_int64(s, 3, gen);
+	if (reason != NULL) {
+		sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
+		if (until > 0)
+			sqlite3_bind_int64(s, 3, until);
+	}
+	sqlite3_bind_int64(s, 4, n);
+	sqlite3_bind_int64(s, 5, gen);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
@@ -719,4 +742,18 @@ const char *
 store_endpoint(struct store *st)
 {
 	return st->endpoint;
+}
+
+/* Record agentd's --max-inflight for the reads (0: none). */
+void
+store_set_max_inflight(struct store *st, int max)
+{
+	st->max_inflight = max > 0 ? max : 0;
+}
+
+/* agentd's --max-inflight as set by store_set_max_inflight (0: none). */
+int
+store_max_inflight(struct store *st)
+{
+	return st->max_inflight;
 }

@@ -117,13 +117,44 @@ struct run_patch {
 	int		 creates_inc;
 	int		 finished;	/* set finished_at, clear lease */
 	int64_t		 last_event_at;	/* 0 keep */
+	/*
+	 * Why the run waits (a WAIT_* reason): 1 sets wait_reason,
+	 * wait_until (unix ms, 0 = unknown) and wait_tries; 2 clears the
+	 * reason and time but keeps the tries (the retry is under way); -1
+	 * clears all three (the run moves again); 0 keeps them.
+	 */
+	int		 set_wait;
+	const char	*wait_reason;
+	int64_t		 wait_until;
+	int		 wait_tries;
 };
 #define RUN_PATCH_INIT { .resumable = -1 }
+
+/*
+ * Why a run that is not moving waits, as the API shows it (the run's
+ * "wait" object). A worker records the first six; the store derives the
+ * rest for pending runs when it reads them.
+ */
+#define WAIT_RETRY_AFTER	"retry_after"	/* the backend's Retry-After */
+#define WAIT_RATELIMIT_RESET	"ratelimit_reset"	/* x-ratelimit-reset-* */
+#define WAIT_ENDPOINT_PAUSED	"endpoint_paused"	/* a 429 paused it all */
+#define WAIT_BACKOFF		"backoff"	/* agentd's own backoff */
+#define WAIT_RPM		"requests_per_minute"	/* the rpm budget */
+#define WAIT_STORE		"store_unavailable"	/* no writes possible */
+#define WAIT_QUEUE_PAUSED	"queue_paused"
+#define WAIT_QUEUE_FULL		"queue_max_inflight"
+#define WAIT_MAX_INFLIGHT	"max_inflight"	/* agentd's --max-inflight */
+#define WAIT_ATTEMPT		"attempt_backoff"	/* next run-level try */
 /* Apply a patch if the run's generation is gen: 1 applied, 0 fenced, -1. */
 int	store_run_patch(struct store *st, int64_t n, int64_t gen,
 	    const struct run_patch *p);
-/* agentd released run n after holding it back: restart its stale clock. */
-int	store_run_released(struct store *st, int64_t n, int64_t gen);
+/*
+ * agentd holds run n back itself (reason a WAIT_* string, until unix ms or
+ * 0), or released it (reason NULL): restart its stale clock and record the
+ * reason. 1, 0 fenced, -1 error.
+ */
+int	store_run_released(struct store *st, int64_t n, int64_t gen,
+	    const char *reason, int64_t until);
 /* Concatenated text deltas stored for run n (allocated, never NULL). */
 char	*store_delta_text(struct store *st, int64_t n);
 
@@ -160,6 +191,11 @@ int	store_assign(struct store *st, const char *owner, int64_t expires,
 int	store_inflight(struct store *st);
 /* Endpoint stamped on runs enqueued without one (agentctl offline). */
 void	store_set_endpoint(struct store *st, const char *endpoint);
+/*
+ * agentd's --max-inflight (0: none), so that reads can say a pending run
+ * waits for it.
+ */
+void	store_set_max_inflight(struct store *st, int max);
 /* In a transaction: record the end of run n's current attempt. */
 int	store_attempt_end(struct store *st, int64_t n, const char *status,
 	    int error_status, const char *error_message);
@@ -220,6 +256,8 @@ int	store_events_each(struct store *st, int64_t n, int64_t after,
 	    int limit, store_event_cb cb, void *arg);
 json_t	*store_result_json(struct store *st, const char *id);
 json_t	*store_counts_json(struct store *st);
+/* Runs not moving by why they wait, and those waiting to retry. */
+json_t	*store_waiting_json(struct store *st);
 /* Status and last_seq of run n; 0, or -1 if absent. */
 int	store_run_state(struct store *st, int64_t n, char *status,
 	    size_t len, int64_t *last_seq);

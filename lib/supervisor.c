@@ -641,6 +641,7 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	if ((s.st = store_open(cfg->db_path, &cause)) == NULL)
 		goto out;
 	store_set_endpoint(s.st, cfg->endpoint);
+	store_set_max_inflight(s.st, cfg->max_inflight);
 	/* Keep the loop (API, reaping) responsive when another process
 	 * holds the write lock; failed writes are retried next tick. */
 	store_set_busy_timeout(s.st, 2000);

@@ -78,6 +78,8 @@ struct wrun {
 	char			*backend_status;
 	int64_t			 recv_seq;	/* highest seq accepted */
 	int			 retries;	/* consecutive failures */
+	int			 waiting;	/* a wait is in the store */
+	int			 tries_shown;	/* retries is in the store */
 	int			 empty_streams;	/* streams with no event */
 
 	struct xfer		*x;
@@ -272,20 +274,53 @@ run_fail(struct wrun *r, int http, const char *message, const char *body)
 	run_finish(r, RUN_FAILED, NULL);
 }
 
-/* Store a non-fatal error on the run (shown while it retries). */
+/*
+ * Store why the run waits before its next try (reason a WAIT_* string,
+ * delay_ms from now) and, if message is not NULL, the error that made it
+ * wait: shown by the API while it retries. Frees r when fenced: callers
+ * check run_find afterwards.
+ */
 static void
-run_note_error(struct wrun *r, int http, const char *message,
-    const char *body)
+run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms, int http,
+    const char *message, const char *body)
 {
 	struct run_patch	p = RUN_PATCH_INIT;
 
-	p.set_error = 1;
-	p.error_status = http;
-	p.error_message = message;
-	p.error_body = body;
-	if (store_run_patch(r->w->st, r->n, r->gen, &p) == 0) {
+	if (message != NULL) {
+		p.set_error = 1;
+		p.error_status = http;
+		p.error_message = message;
+		p.error_body = body;
+	}
+	p.set_wait = 1;
+	p.wait_reason = reason;
+	p.wait_until = util_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+	p.wait_tries = r->retries;
+	switch (store_run_patch(r->w->st, r->n, r->gen, &p)) {
+	case 0:
 		log_info("run %s: lease lost, dropping it", r->id);
 		run_free(r);
+		return;
+	case 1:
+		r->waiting = 1;
+		r->tries_shown = 1;
+		break;
+	default:
+		break;		/* only the display suffers */
+	}
+}
+
+/*
+ * The run moves again: its failures in a row are over. The next flush
+ * clears what the store says of its retries.
+ */
+static void
+run_retries_reset(struct wrun *r)
+{
+	r->retries = 0;
+	if (r->tries_shown) {
+		r->meta_dirty = 1;
+		run_dirty(r);
 	}
 }
 
@@ -308,6 +343,8 @@ run_keep_event(struct wrun *r, int64_t seq, const char *type,
 	r->recv_seq = seq;
 	r->last_event_at = util_now_ms();
 	r->progress = 1;
+	if (r->retries > 0)
+		run_retries_reset(r);
 	run_dirty(r);
 }
 
@@ -515,19 +552,38 @@ run_response_object(struct wrun *r, const char *body, size_t len)
 	json_decref(o);
 }
 
-/* Backoff after a failure, honouring Retry-After. */
+/*
+ * Backoff after a failure, honouring Retry-After; *reason (may be NULL)
+ * says which of the two it is.
+ */
 static int64_t
-run_backoff(struct wrun *r, const char *retry_after)
+run_backoff(struct wrun *r, const char *retry_after, const char **reason)
 {
 	int64_t	d, ra;
 
 	d = backend_backoff_ms(r->retries, 500, r->w->cfg->retry_max_s * 1000,
 	    worker_rand());
 	ra = backend_retry_after_ms(retry_after, util_now_ms());
+	if (reason != NULL)
+		*reason = ra >= 0 ? WAIT_RETRY_AFTER : WAIT_BACKOFF;
 	if (ra >= 0)
 		d = ra;
 	r->retries++;
 	return d;
+}
+
+/*
+ * Try kind again after agentd's backoff, saying so in the store (with the
+ * error, if message is not NULL). May free r (fenced).
+ */
+static void
+run_retry_later(struct wrun *r, enum xkind kind, const char *message)
+{
+	int64_t	d = run_backoff(r, NULL, NULL);
+
+	run_note_wait(r, WAIT_BACKOFF, d, 0, message, NULL);
+	if (run_find(r->w, r->n) == r)
+		run_schedule(r, d, kind);
 }
 
 /* Decide what follows a stream that ended without a terminal event. */
@@ -541,7 +597,8 @@ run_stream_ended(struct wrun *r)
 		if (r->backend_id == NULL && !r->w->cfg->at_most_once) {
 			log_warnx("run %s: stream ended before the response "
 			    "id arrived; submitting again", r->id);
-			run_schedule(r, run_backoff(r, NULL), XK_CREATE);
+			run_retry_later(r, XK_CREATE, "the stream ended before "
+			    "the response id arrived; submitting again");
 			return;
 		}
 		run_fail(r, 0, r->backend_id == NULL ? "outcome unknown: the "
@@ -554,7 +611,7 @@ run_stream_ended(struct wrun *r)
 		return;
 	}
 	if (r->progress) {
-		r->retries = 0;
+		run_retries_reset(r);
 		r->empty_streams = 0;
 	} else
 		r->empty_streams++;
@@ -565,12 +622,15 @@ run_stream_ended(struct wrun *r)
 	}
 	/* After an empty stream, confirm the state with a retrieve. */
 	if (r->empty_streams >= 2 && r->empty_streams % 2 == 0) {
-		run_schedule(r, run_backoff(r, NULL), XK_POLL);
+		run_retry_later(r, XK_POLL, NULL);
 		return;
 	}
 	log_info("run %s: stream ended at seq %lld, resuming", r->id,
 	    (long long)r->recv_seq);
-	run_schedule(r, r->progress ? 0 : run_backoff(r, NULL), XK_RESUME);
+	if (r->progress)
+		run_schedule(r, 0, XK_RESUME);
+	else
+		run_retry_later(r, XK_RESUME, NULL);
 }
 
 static void
@@ -594,7 +654,8 @@ run_ladder_down(struct wrun *r, enum backend_verdict v)
 static void
 run_lost(struct wrun *r, enum xkind kind, int rc, const char *err)
 {
-	(void)err;
+	char	msg[1200];
+
 	if (kind == XK_CREATE && r->backend_id == NULL) {
 		if (r->w->cfg->at_most_once && rc != CURLE_COULDNT_CONNECT &&
 		    rc != CURLE_COULDNT_RESOLVE_HOST) {
@@ -602,11 +663,13 @@ run_lost(struct wrun *r, enum xkind kind, int rc, const char *err)
 			    "have reached the backend (--at-most-once)", NULL);
 			return;
 		}
-		run_schedule(r, run_backoff(r, NULL), XK_CREATE);
+		snprintf(msg, sizeof msg, "create: %s", err);
+		run_retry_later(r, XK_CREATE, msg);
 		return;
 	}
 	if (kind == XK_POLL) {
-		run_schedule(r, run_backoff(r, NULL), XK_POLL);
+		snprintf(msg, sizeof msg, "retrieve: %s", err);
+		run_retry_later(r, XK_POLL, msg);
 		return;
 	}
 	run_stream_ended(r);
@@ -732,7 +795,7 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 				run_dirty(r);
 			}
 		}
-		r->retries = 0;
+		run_retries_reset(r);
 		if (r->poll_delay_ms <= 0)
 			r->poll_delay_ms = r->w->cfg->poll_interval_s * 1000;
 		run_schedule(r, r->poll_delay_ms, XK_POLL);
@@ -769,15 +832,19 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 	if (status == 429)
 		worker_rate_limited(r->w, x, ra);
 	if (v == VERDICT_RETRY) {
-		int64_t	d = run_backoff(r, ra);
+		const char	*why;
+		int64_t		 d = run_backoff(r, ra, &why);
 
-		if (status == 429 && r->w->paused_until - util_mono_ms() > d)
+		if (status == 429 && r->w->paused_until - util_mono_ms() > d) {
 			d = r->w->paused_until - util_mono_ms();
-
-		log_warnx("run %s: %s; retrying in %lld ms", r->id, msg,
-		    (long long)d);
-		run_note_error(r, (int)status, msg, r->body);
-		/* run_note_error frees r when fenced. */
+			why = xfer_ratelimit_reset_ms(x) >= 0 &&
+			    strcmp(why, WAIT_RETRY_AFTER) != 0 ?
+			    WAIT_RATELIMIT_RESET : WAIT_ENDPOINT_PAUSED;
+		}
+		log_warnx("run %s: %s; retrying in %lld ms (%s)", r->id, msg,
+		    (long long)d, why);
+		run_note_wait(r, why, d, (int)status, msg, r->body);
+		/* run_note_wait frees r when fenced. */
 		if (run_find(r->w, r->n) == r)
 			run_schedule(r, d, kind);
 		return;
@@ -807,13 +874,20 @@ run_go(struct wrun *r, enum xkind kind)
 	{
 		struct worker	*w = r->w;
 		int64_t		 now = util_mono_ms(), wait = 0;
+		const char	*why = NULL;
 
-		if (w->paused_until > now)
+		if (w->paused_until > now) {
 			wait = w->paused_until - now;
-		if (w->store_down && wait < STORE_DOWN_RETRY_MS)
+			why = WAIT_ENDPOINT_PAUSED;
+		}
+		if (w->store_down && wait < STORE_DOWN_RETRY_MS) {
 			wait = STORE_DOWN_RETRY_MS;	/* nowhere to write */
-		if (w->req_interval > 0 && w->next_req - now > wait)
+			why = WAIT_STORE;
+		}
+		if (w->req_interval > 0 && w->next_req - now > wait) {
 			wait = w->next_req - now;
+			why = WAIT_RPM;
+		}
 		/*
 		 * Invariant 4: a run we hold back is not stalled by the
 		 * backend. Its stale clock restarts when it is released, and
@@ -822,7 +896,8 @@ run_go(struct wrun *r, enum xkind kind)
 		if ((wait > 0 && (!r->held || now - r->held_mark >
 		    w->cfg->stale_after_s * 250)) || (wait == 0 && r->held)) {
 			r->held_mark = now;
-			if (store_run_released(w->st, r->n, r->gen) == 0) {
+			if (store_run_released(w->st, r->n, r->gen, why,
+			    wait > 0 ? util_now_ms() + wait : 0) == 0) {
 				log_info("run %s: lease lost, dropping it",
 				    r->id);
 				run_free(r);
@@ -835,10 +910,23 @@ run_go(struct wrun *r, enum xkind kind)
 			    kind);
 			return;
 		}
+		if (r->held)
+			r->waiting = 0;	/* the release cleared it */
 		r->held = 0;
 		if (w->req_interval > 0)
 			w->next_req = (w->next_req > now ? w->next_req : now) +
 			    w->req_interval;
+	}
+	if (r->waiting) {
+		/* The retry is under way: no next try time to show. */
+		p.set_wait = 2;
+		if (store_run_patch(r->w->st, r->n, r->gen, &p) == 0) {
+			log_info("run %s: lease lost, dropping it", r->id);
+			run_free(r);
+			return;
+		}
+		p.set_wait = 0;
+		r->waiting = 0;
 	}
 	memset(&req, 0, sizeof req);
 	free(r->body);
@@ -1162,6 +1250,10 @@ worker_flush(struct worker *w)
 			if (r->backend_id != NULL)
 				p.status = RUN_RUNNING;
 			p.last_event_at = r->last_event_at;
+			if (r->tries_shown && r->retries == 0) {
+				p.set_wait = -1;
+				r->tries_shown = 0;
+			}
 			if ((rc = store_run_patch(w->st, r->n, r->gen, &p))
 			    < 0) {
 				failed = 1;

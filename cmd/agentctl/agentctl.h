@@ -163,6 +163,8 @@ int	 ctl_follow(struct ctl_ctx *ctx, struct ctl_follow *f);
 void	 ctl_print_json(json_t *j);
 void	 ctl_print_json_line(json_t *j);
 const char *ctl_status_color(const char *status);
+/* The run's status and why it waits: "starting (retry 3 in 4s)". */
+void	 ctl_status_text(json_t *run, char *buf, size_t len);
 const char *ctl_str(json_t *obj, const char *key, const char *dflt);
 long long ctl_int(json_t *obj, const char *key, long long dflt);
 void	 ctl_age(json_t *obj, const char *key, char *buf, size_t len);

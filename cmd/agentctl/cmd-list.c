@@ -18,7 +18,9 @@ const struct ctl_cmd ctl_cmd_list = {
 	"[--status S] [--queue Q] [--limit N] [--all]",
 	"List runs, newest first as the daemon orders them. --status and\n"
 	"--queue filter; --limit is the page size; --all follows every page.\n"
-	"Columns: ID, STATUS, MODE (the resolved mode once known), AGE,\n"
+	"Columns: ID, STATUS (with why a run waits: \"starting (retry 3 in\n"
+	"4s)\", \"pending (queue nightly paused)\"), MODE (the resolved mode\n"
+	"once known), AGE, "
 	"LAST EVENT (age of the last event), EVENTS, BACKEND ID.\n",
 	0, 0,
 	cmd_list_exec
@@ -37,7 +39,7 @@ static void
 add_row(struct ctl_table *t, json_t *run)
 {
 	const char	*cells[7], *colors[7];
-	char		 age[16], last[16], events[24];
+	char		 age[16], last[16], events[24], status[160];
 
 	ctl_age(run, "created_at", age, sizeof age);
 	ctl_age(run, "last_event_at", last, sizeof last);
@@ -45,13 +47,14 @@ add_row(struct ctl_table *t, json_t *run)
 	    ctl_int(run, "event_count", 0));
 	memset(colors, 0, sizeof colors);
 	cells[0] = ctl_str(run, "id", "-");
-	cells[1] = ctl_str(run, "status", "-");
+	ctl_status_text(run, status, sizeof status);
+	cells[1] = status;
 	cells[2] = ctl_str(run, "resolved_mode", ctl_str(run, "mode", "-"));
 	cells[3] = age;
 	cells[4] = last;
 	cells[5] = events;
 	cells[6] = ctl_str(run, "backend_id", "-");
-	colors[1] = ctl_status_color(cells[1]);
+	colors[1] = ctl_status_color(ctl_str(run, "status", NULL));
 	ctl_table_add(t, cells, colors);
 }
 

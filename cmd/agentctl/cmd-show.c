@@ -18,7 +18,9 @@ const struct ctl_cmd ctl_cmd_show = {
 	"ID",
 	"Show every field of run ID as \"key: value\" lines. Nested objects\n"
 	"(the error) are shown as key.field lines, verbatim; *_at timestamps\n"
-	"as unix ms with UTC time and age.\n",
+	"as unix ms with UTC time and age. A run that waits (a retry, a\n"
+	"paused queue, --max-inflight) gets a \"state:\" line after its status\n"
+	"saying why and until when; the wait.* lines give the details.\n",
 	1, 1,
 	cmd_show_exec
 };
@@ -65,11 +67,20 @@ show_value(const char *key, json_t *v)
 		break;
 	case JSON_INTEGER:
 		ms = (int64_t)json_integer_value(v);
-		if (is_time_key(key) && ms > 0) {
+		if ((is_time_key(key) || strcmp(key, "wait.until") == 0) &&
+		    ms > 0) {
 			ctl_fmt_time(ms, when, sizeof when);
-			util_fmt_age(util_now_ms() - ms, age, sizeof age);
-			printf("%s: %lld (%s, %s ago)\n", key, (long long)ms,
-			    when, age);
+			if (ms > util_now_ms()) {
+				util_fmt_age(ms - util_now_ms() + 999, age,
+				    sizeof age);
+				printf("%s: %lld (%s, in %s)\n", key,
+				    (long long)ms, when, age);
+			} else {
+				util_fmt_age(util_now_ms() - ms, age,
+				    sizeof age);
+				printf("%s: %lld (%s, %s ago)\n", key,
+				    (long long)ms, when, age);
+			}
 		} else
 			printf("%s: %lld\n", key, (long long)ms);
 		break;
@@ -102,8 +113,19 @@ cmd_show_exec(struct ctl_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		ctl_print_json(run);
 	else if (json_is_object(run)) {
-		json_object_foreach(run, key, v)
+		json_object_foreach(run, key, v) {
 			show_value(key, v);
+			/* Right after the status: why the run waits. */
+			if (strcmp(key, "status") == 0 &&
+			    json_is_object(json_object_get(run, "wait"))) {
+				char	text[160];
+
+				ctl_status_text(run, text, sizeof text);
+				printf("state: %s: %s\n", text, ctl_str(
+				    json_object_get(run, "wait"), "message",
+				    ""));
+			}
+		}
 	} else
 		show_value("run", run);
 	json_decref(run);

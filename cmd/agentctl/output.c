@@ -55,6 +55,62 @@ ctl_status_color(const char *status)
 	return NULL;
 }
 
+/* Seconds from now to the unix-ms time until, rounded up, at least 0. */
+static long long
+secs_until(long long until)
+{
+	long long	d = until - (long long)util_now_ms();
+
+	return d <= 0 ? 0 : (d + 999) / 1000;
+}
+
+/*
+ * The run's status with why it waits, if it does, from its "wait" object:
+ * "starting (retry 3 in 4s)", "pending (queue nightly paused)".
+ */
+void
+ctl_status_text(json_t *run, char *buf, size_t len)
+{
+	json_t		*w = json_object_get(run, "wait");
+	const char	*st = ctl_str(run, "status", "-");
+	const char	*why = ctl_str(w, "reason", NULL);
+	const char	*q = ctl_str(w, "queue", "?");
+	long long	 tries = ctl_int(w, "tries", 0), in, lim;
+	char		 when[32];
+
+	if (!json_is_object(w) || why == NULL) {
+		snprintf(buf, len, "%s", st);
+		return;
+	}
+	in = secs_until(ctl_int(w, "until", 0));
+	lim = ctl_int(w, "limit", 0);
+	if (json_is_integer(json_object_get(w, "until")))
+		snprintf(when, sizeof when, in > 0 ? "in %llds" : "due", in);
+	else
+		snprintf(when, sizeof when, "soon");
+	if (strcmp(why, "retry_after") == 0 || strcmp(why, "backoff") == 0 ||
+	    strcmp(why, "ratelimit_reset") == 0 ||
+	    (strcmp(why, "endpoint_paused") == 0 && tries > 0))
+		snprintf(buf, len, "%s (retry %lld %s)", st, tries, when);
+	else if (strcmp(why, "endpoint_paused") == 0)
+		snprintf(buf, len, "%s (429 pause, %s)", st, when);
+	else if (strcmp(why, "requests_per_minute") == 0)
+		snprintf(buf, len, "%s (rpm limit, %s)", st, when);
+	else if (strcmp(why, "store_unavailable") == 0)
+		snprintf(buf, len, "%s (store refuses writes)", st);
+	else if (strcmp(why, "queue_paused") == 0)
+		snprintf(buf, len, "%s (queue %s paused)", st, q);
+	else if (strcmp(why, "queue_max_inflight") == 0)
+		snprintf(buf, len, "%s (queue %s full, max %lld)", st, q, lim);
+	else if (strcmp(why, "max_inflight") == 0)
+		snprintf(buf, len, "%s (max-inflight %lld)", st, lim);
+	else if (strcmp(why, "attempt_backoff") == 0)
+		snprintf(buf, len, "%s (attempt %lld %s)", st,
+		    ctl_int(run, "attempt", 0), when);
+	else
+		snprintf(buf, len, "%s (%s)", st, why);
+}
+
 /* obj[key] if it is a string, else dflt. */
 const char *
 ctl_str(json_t *obj, const char *key, const char *dflt)

@@ -460,7 +460,7 @@ test_store_run_json(void **state)
 		"last_seq", "event_count", "last_event_at", "created_at",
 		"updated_at", "finished_at", "resumable", "idempotency_key",
 		"error", "worker", "dialect", "attempt", "max_attempts",
-		"batch", "custom_id", "not_before"
+		"batch", "custom_id", "not_before", "retries", "wait"
 	};
 	struct fx	*f = *state;
 	char		 id[32], sql[256], *cause = NULL;
@@ -511,6 +511,152 @@ test_store_run_json(void **state)
 	json_decref(o);
 }
 
+/* The reason of run id's "wait" object, or NULL when it does not wait. */
+static char *
+wait_reason(struct store *st, const char *id, json_t **wait)
+{
+	json_t	*o = store_run_json(st, id), *w;
+	char	*r = NULL;
+
+	assert_non_null(o);
+	w = json_object_get(o, "wait");
+	if (json_is_object(w))
+		r = strdup(json_string_value(json_object_get(w, "reason")));
+	else
+		assert_true(json_is_null(w));
+	if (wait != NULL)
+		*wait = json_incref(w);
+	json_decref(o);
+	return r;
+}
+
+static void
+assert_wait(struct store *st, const char *id, const char *want)
+{
+	char	*r = wait_reason(st, id, NULL);
+
+	if (want == NULL)
+		assert_null(r);
+	else {
+		assert_non_null(r);
+		assert_string_equal(r, want);
+	}
+	free(r);
+}
+
+/*
+ * Why a run waits: a worker's recorded retry (set, under way, cleared),
+ * and a pending run's derived reasons in the scheduler's order (paused
+ * queue, the next attempt's backoff, a full queue, --max-inflight).
+ */
+static void
+test_store_wait_state(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[4];
+	struct run_patch	 p = RUN_PATCH_INIT;
+	char			 id[32], id2[32], sql[256];
+	json_t			*w, *m;
+	int			 created;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_wait(f->st, id, NULL);
+	assert_int_equal(lease_all(f->st, "w0", a, 4), 1);
+	p.set_wait = 1;
+	p.wait_reason = WAIT_RETRY_AFTER;
+	p.wait_until = util_now_ms() + 5000;
+	p.wait_tries = 3;
+	p.set_error = 1;
+	p.error_status = 503;
+	p.error_message = "HTTP 503 from create: busy";
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	free(wait_reason(f->st, id, &w));
+	assert_string_equal(json_string_value(json_object_get(w, "reason")),
+	    "retry_after");
+	assert_int_equal(json_integer_value(json_object_get(w, "tries")), 3);
+	assert_true(json_integer_value(json_object_get(w, "until")) >
+	    util_now_ms());
+	assert_non_null(strstr(json_string_value(json_object_get(w,
+	    "message")), "Retry-After"));
+	json_decref(w);
+	m = store_waiting_json(f->st);
+	assert_int_equal(json_integer_value(json_object_get(m, "retrying")),
+	    1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m,
+	    "reasons"), "retry_after")), 1);
+	json_decref(m);
+	/* A fenced worker cannot write a wait. */
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen + 1, &p), 0);
+	/* The retry is under way: no wait, the tries stay. */
+	p = (struct run_patch)RUN_PATCH_INIT;
+	p.set_wait = 2;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	assert_wait(f->st, id, NULL);
+	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 3);
+	/* Held back by agentd, then released. */
+	assert_int_equal(store_run_released(f->st, a[0].n, a[0].gen,
+	    WAIT_ENDPOINT_PAUSED, util_now_ms() + 1000), 1);
+	assert_wait(f->st, id, WAIT_ENDPOINT_PAUSED);
+	assert_int_equal(store_run_released(f->st, a[0].n, a[0].gen, NULL, 0),
+	    1);
+	assert_wait(f->st, id, NULL);
+	/* Moving again clears the tries; a finished run never waits. */
+	p.set_wait = -1;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 0);
+	p = (struct run_patch)RUN_PATCH_INIT;
+	p.set_wait = 1;
+	p.wait_reason = WAIT_BACKOFF;
+	p.wait_tries = 1;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	assert_wait(f->st, id, WAIT_BACKOFF);
+	p = (struct run_patch)RUN_PATCH_INIT;
+	p.status = RUN_FAILED;
+	p.finished = 1;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	assert_wait(f->st, id, NULL);
+
+	/* Pending: a paused queue comes first. */
+	new_run(f->st, NULL, id2, sizeof id2, &created);
+	assert_wait(f->st, id2, NULL);
+	snprintf(sql, sizeof sql, "INSERT INTO queues (name, paused, "
+	    "updated_at) VALUES ('default', 1, 0)");
+	sql_exec(f->db, sql);
+	free(wait_reason(f->st, id2, &w));
+	assert_string_equal(json_string_value(json_object_get(w, "reason")),
+	    "queue_paused");
+	assert_string_equal(json_string_value(json_object_get(w, "queue")),
+	    "default");
+	json_decref(w);
+	/* The next attempt's backoff. */
+	sql_exec(f->db, "UPDATE queues SET paused = 0");
+	snprintf(sql, sizeof sql, "UPDATE runs SET not_before = %lld WHERE "
+	    "id = '%s'", (long long)util_now_ms() + 60000, id2);
+	sql_exec(f->db, sql);
+	assert_wait(f->st, id2, WAIT_ATTEMPT);
+	sql_exec(f->db, "UPDATE runs SET not_before = NULL");
+	/* A full queue, then agentd's --max-inflight. */
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 1), 1);
+	assert_string_equal(a[0].id, id2);	/* FIFO: id waits */
+	sql_exec(f->db, "UPDATE queues SET max_inflight = 1");
+	free(wait_reason(f->st, id, &w));
+	assert_string_equal(json_string_value(json_object_get(w, "reason")),
+	    "queue_max_inflight");
+	assert_int_equal(json_integer_value(json_object_get(w, "limit")), 1);
+	json_decref(w);
+	sql_exec(f->db, "UPDATE queues SET max_inflight = NULL");
+	assert_wait(f->st, id, NULL);
+	store_set_max_inflight(f->st, 1);
+	assert_wait(f->st, id, WAIT_MAX_INFLIGHT);
+	m = store_waiting_json(f->st);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m,
+	    "reasons"), "max_inflight")), 1);
+	json_decref(m);
+	store_set_max_inflight(f->st, 2);
+	assert_wait(f->st, id, NULL);
+}
+
 int
 main(void)
 {
@@ -529,6 +675,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_cancel_and_prune,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_wait_state, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_run_json, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_pagination, setup,
