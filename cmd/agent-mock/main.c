@@ -553,6 +553,8 @@ teardown(struct mock *m)
 	htab_free(&m->by_key);
 	event_free(m->sigterm);
 	event_free(m->sigint);
+	if (m->state_ev != NULL)
+		event_free(m->state_ev);
 	evbuffer_free(m->out);
 	mbuf_free(&m->scratch);
 	mbuf_free(&m->reply);
@@ -588,6 +590,7 @@ main(int argc, char **argv)
 		fatalx("evbuffer_new");
 	http_setup(m);
 	state_load(m);
+	state_start(m);
 
 	fd = listen_socket(m->opts.listen_host, m->opts.listen_port);
 	if ((bound = evhttp_accept_socket_with_handle(m->http, fd)) == NULL)

@@ -259,6 +259,7 @@ struct mock {
 	struct mbuf		 scratch;	/* event batches */
 	struct mbuf		 reply;		/* JSON replies */
 	struct evbuffer		*out;		/* staging for evhttp */
+	struct event		*state_ev;	/* --state heartbeat */
 };
 
 /* buf.c */
@@ -331,6 +332,7 @@ void		 dbx_write_text(const struct run *, long long, struct mbuf *);
 void		 state_load(struct mock *);
 void		 state_save(struct mock *);
 void		 state_commit(struct mock *, struct run *, long long);
+void		 state_start(struct mock *);
 
 /* misbehave.c */
 int		 mb_parse(const char *, enum misbehave *);

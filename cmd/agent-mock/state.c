@@ -4,13 +4,19 @@
  * mock killed mid-run and started again on the same file lets every run
  * go on. A run is saved with its parameters, its attempts and how many of
  * its events were stored (committed before any client may see them); the
- * events themselves are generated again from these. The file is written
- * whole to FILE.tmp and renamed over FILE on every change.
+ * events themselves are generated again from these. A heartbeat stores
+ * every event that came due (the handler writes its events whether or not
+ * anyone listens). The file is written whole to FILE.tmp and renamed over
+ * FILE on every change.
  */
+
+#define STATE_BEAT_MS	100
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include <jansson.h>
 
@@ -224,4 +230,42 @@ state_load(struct mock *m)
 	json_decref(root);
 	log_info("state: %lld runs loaded from %s", n, path);
 	state_save(m);
+}
+
+/* Heartbeat: store every background run's events that came due. */
+static void
+state_beat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mock	*m = arg;
+	struct run	*r;
+	int64_t		 now = util_mono_ms();
+	long long	 n;
+	int		 dirty = 0;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(r, &m->runs, entry) {
+		if (!r->background)
+			continue;
+		n = run_avail(r, now);
+		if (n > r->stored) {
+			r->stored = n;
+			dirty = 1;
+		}
+	}
+	if (dirty)
+		state_save(m);
+}
+
+/* Start the --state heartbeat (nothing without --state). */
+void
+state_start(struct mock *m)
+{
+	struct timeval	tv = { 0, STATE_BEAT_MS * 1000 };
+
+	if (m->opts.state_file == NULL)
+		return;
+	m->state_ev = event_new(m->base, -1, EV_PERSIST, state_beat_cb, m);
+	if (m->state_ev == NULL || event_add(m->state_ev, &tv) != 0)
+		fatalx("state: cannot start the heartbeat");
 }
