@@ -476,7 +476,8 @@ fs_synth_item(struct front_stream *fs, json_t *item)
 	/* Databricks's tool steps ran on the agent server: not the client's. */
 	if (fs->dialect == DIALECT_DATABRICKS)
 		return;
-	it = fs_open_other(fs, item, NULL, -1, 1);
+	it = fs_open_other(fs, item, json_string_value(json_object_get(item,
+	    "id")), -1, 1);
 	args = json_string_value(json_object_get(item, "arguments"));
 	if (fs_is_call(item)) {
 		if (args != NULL && *args != '\0') {
