@@ -358,7 +358,13 @@ run_set_backend_id(struct wrun *r, const char *id)
 		r->meta_dirty = 1;
 		run_dirty(r);
 		log_info("run %s: backend id %s", r->id, id);
-	} else if (strcmp(r->backend_id, id) != 0)
+	} else if (strcmp(r->backend_id, id) != 0 &&
+	    r->dialect == DIALECT_DATABRICKS)
+		/* Only the flat id gets here: the server's never changes. */
+		log_warnx("run %s: the server's response_id changed mid-run "
+		    "from %s to %.64s (suspicious: it names the run); keeping "
+		    "%s", r->id, r->backend_id, id, r->backend_id);
+	else if (strcmp(r->backend_id, id) != 0)
 		log_warnx("run %s: backend sent response id %.64s, expected "
 		    "%s; keeping %s", r->id, id, r->backend_id, r->backend_id);
 }
