@@ -391,12 +391,21 @@ parse_knobs(json_t *md, struct run_params *p, int db, char *err,
 				    "integer from 1 to %lld.", MOCK_MAX_EVENTS);
 				return -1;
 			}
+		} else if (db && strcmp(key, "mock_cut_after_seq") == 0) {
+			if (knob_int(v, 0, MOCK_MAX_EVENTS,
+			    &p->cut_after_seq) != 0) {
+				snprintf(err, errlen, "Invalid value for "
+				    "metadata.mock_cut_after_seq: expected an "
+				    "integer from 0 to %lld.", MOCK_MAX_EVENTS);
+				return -1;
+			}
 		} else if (db) {
 			snprintf(err, errlen, "Unknown mock knob "
 			    "'metadata.%.64s' (known: mock_events, "
 			    "mock_interval_ms, mock_delta_bytes, mock_fail, "
 			    "mock_stall_after, mock_misbehave, "
-			    "mock_tool_steps, mock_failover_after).", key);
+			    "mock_tool_steps, mock_failover_after, "
+			    "mock_cut_after_seq).", key);
 			return -1;
 		} else {
 			snprintf(err, errlen, "Unknown mock knob "

@@ -117,6 +117,8 @@ usage(FILE *f)
 "  mock_failover_after K databricks: the attempt dies after K events;\n"
 "                        after --failover-pause-ms attempt 2 goes on\n"
 "                        with a response.resumed at seq K\n"
+"  mock_cut_after_seq S  databricks: the first stream that sends seq S is\n"
+"                        closed abruptly right after it (once a run)\n"
 "", f);
 	fputs(
 "  mock_misbehave MODE   break the protocol in one deterministic way, the\n"

@@ -193,6 +193,7 @@ struct run_params {
 	enum misbehave	mb;
 	long long	tool_steps;	/* databricks: handler steps */
 	long long	failover_after;	/* databricks: -1, or K events */
+	long long	cut_after_seq;	/* databricks: -1, or cut 1st stream */
 };
 
 /*
@@ -227,6 +228,7 @@ struct run {
 	struct seg		 segs[MOCK_MAX_SEGS];
 	int			 nseg;
 	long long		 stored;	/* events committed to --state */
+	int			 cut_done;	/* mock_cut_after_seq happened */
 	char			 hex[25];
 	char			*idem_key;
 	long long		 creates;

@@ -31,6 +31,7 @@ run_params_default(struct run_params *p)
 	p->mb = MB_NONE;
 	p->tool_steps = 0;
 	p->failover_after = -1;
+	p->cut_after_seq = -1;
 }
 
 /* Write 24 random hex digits into buf (at least 25 bytes). */

@@ -394,6 +394,13 @@ client_pump_db(struct client *c)
 		idx = mb_at(r, c->next++);
 		run_write_frame(m, r, idx, &m->scratch);
 		c->last_seq = mb_seq(r, idx);
+		if (r->p.cut_after_seq >= 0 && !r->cut_done &&
+		    c->last_seq == r->p.cut_after_seq) {
+			/* mock_cut_after_seq: once, right after that frame. */
+			r->cut_done = 1;
+			c->dropping = 1;
+			break;
+		}
 		if (chaos && client_chaos(c, mark))
 			break;
 	}
