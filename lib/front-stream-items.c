@@ -544,6 +544,12 @@ fs_forward(struct front_stream *fs, const char *type, json_t *o,
 		else
 			json_object_set(ev, k, v);
 	}
+	/* Clients find the item by output_index: both always go out. */
+	if (json_object_get(ev, "item_id") == NULL)
+		json_object_set_new(ev, "item_id", json_string(it->id));
+	if (json_object_get(ev, "output_index") == NULL)
+		json_object_set_new(ev, "output_index",
+		    json_integer(fs_index(fs, it)));
 	front_emit(fs, ev);
 }
 
