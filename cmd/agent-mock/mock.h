@@ -166,7 +166,7 @@ struct client {
 	enum client_kind	 kind;
 	long long		 next;		/* next stream position */
 	long long		 written;	/* positions or bytes sent */
-	long long		 poll_end;	/* databricks: -1, or poll target */
+	long long		 poll_end;	/* databricks: -1, or target */
 	long long		 last_seq;	/* databricks: last seq sent */
 	int			 poller;	/* databricks retrieve loop */
 	int			 poll_term;	/* the poll saw the run end */
@@ -222,13 +222,13 @@ struct run {
 	int			 stream;
 	struct run_params	 p;
 	long long		 cancel_at;	/* -1, or the cancelled event */
-	long long		 timeout_at;	/* -1, or the task_timeout event */
+	long long		 timeout_at;	/* -1, or the timeout event */
 	int64_t			 timeout_mono;
 	int64_t			 timeout_wall;
 	struct seg		 segs[MOCK_MAX_SEGS];
 	int			 nseg;
-	long long		 stored;	/* events committed to --state */
-	int			 cut_done;	/* mock_cut_after_seq happened */
+	long long		 stored;	/* events committed */
+	int			 cut_done;	/* mock_cut_after_seq done */
 	char			 hex[25];
 	char			*idem_key;
 	long long		 creates;

@@ -555,8 +555,8 @@ attach(struct mock *m, struct run *r, struct evhttp_request *req,
 }
 
 /*
- * Attach req to run r as an event stream from event index start (see
- * attach); the same stream whatever the dialect.
+ * Attach req to run r (see attach): an event stream from event index
+ * start that sends events as they come due, or a JSON waiter.
  */
 void
 client_attach(struct mock *m, struct run *r, struct evhttp_request *req,
