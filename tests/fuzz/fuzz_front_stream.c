@@ -54,6 +54,10 @@ static const char *const statuses[] = {
 	"running", NULL, "completed"
 };
 
+/*
+ * Check one emitted event against the invariants (first build) or against
+ * the first build's bytes (replay); abort on any difference.
+ */
 static void
 check_event(struct check *c, int64_t seq, const char *type, const char *s,
     size_t len)
@@ -132,6 +136,7 @@ check_event(struct check *c, int64_t seq, const char *type, const char *s,
 	json_decref(ev);
 }
 
+/* The emit callback: check the event. */
 static void
 check_cb(void *arg, int64_t seq, const char *type, const char *json,
     size_t len)

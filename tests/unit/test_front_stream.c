@@ -27,6 +27,7 @@ struct out {
 	char	*json[512];
 };
 
+/* Keep one emitted event. */
 static void
 out_cb(void *arg, int64_t seq, const char *type, const char *json,
     size_t len)
@@ -41,6 +42,7 @@ out_cb(void *arg, int64_t seq, const char *type, const char *json,
 	o->n++;
 }
 
+/* Free a build's events. */
 static void
 out_free(struct out *o)
 {
@@ -53,6 +55,7 @@ out_free(struct out *o)
 	free(o);
 }
 
+/* Two builds emitted the same bytes with the same numbers. */
 static void
 out_same(const struct out *a, const struct out *b)
 {
@@ -66,6 +69,7 @@ out_same(const struct out *a, const struct out *b)
 	}
 }
 
+/* Event i parsed (a new reference; it must be an object). */
 static json_t *
 out_obj(const struct out *o, size_t i)
 {
@@ -89,6 +93,7 @@ out_find(const struct out *o, const char *type, size_t from)
 	return -1;
 }
 
+/* How many events of type a build emitted. */
 static size_t
 out_count(const struct out *o, const char *type)
 {
@@ -99,12 +104,14 @@ out_count(const struct out *o, const char *type)
 	return c;
 }
 
+/* String member k of o, or NULL. */
 static const char *
 sget(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
 
+/* Is t a terminal lifecycle event type? */
 static int
 is_terminal(const char *t)
 {
@@ -215,6 +222,7 @@ out_check(const struct out *o)
 	}
 }
 
+/* The run every test uses, in dialect d. */
 static struct front_run
 mkrun(enum backend_dialect d, int background)
 {
@@ -455,8 +463,8 @@ test_front_stream_modes(void **state)
 		    "\"Hello\"}]},\"sequence_number\":2}")
 	};
 	struct front_end	 poll = { "completed", NULL,
-	    "{\"id\":\"resp_up\",\"status\":\"completed\",\"output\":[{\"type\":"
-	    "\"message\",\"id\":\"m\",\"status\":\"completed\",\"role\":"
+	    "{\"id\":\"resp_up\",\"status\":\"completed\",\"output\":[{\"type"
+	    "\":\"message\",\"id\":\"m\",\"status\":\"completed\",\"role\":"
 	    "\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":"
 	    "\"Hello\"}]}],\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}",
 	    "Hello", 0 };
@@ -504,21 +512,23 @@ test_front_stream_databricks_tool_steps(void **state)
 		EV(1, "{\"type\":\"response.output_item.added\","
 		    "\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":"
 		    "\"__fake_id__\",\"content\":[]},\"sequence_number\":1}"),
-		EV(2, "{\"type\":\"response.output_text.delta\",\"output_index\":"
-		    "0,\"item_id\":\"__fake_id__\",\"delta\":\"Looking\","
+		EV(2, "{\"type\":\"response.output_text.delta\",\"output_index"
+		    "\":0,\"item_id\":\"__fake_id__\",\"delta\":\"Looking\","
 		    "\"sequence_number\":2}"),
-		EV(3, "{\"type\":\"response.output_item.done\",\"output_index\":"
-		    "0,\"item\":{\"type\":\"message\",\"id\":\"__fake_id__\","
+		EV(3, "{\"type\":\"response.output_item.done\",\"output_index"
+		    "\":0,\"item\":{\"type\":\"message\",\"id\":"
+		    "\"__fake_id__\","
 		    "\"content\":[{\"type\":\"output_text\",\"text\":"
 		    "\"Looking up.\"}]},\"sequence_number\":3}"),
-		EV(4, "{\"type\":\"response.output_item.done\",\"output_index\":"
-		    "1,\"item\":{\"type\":\"function_call\",\"id\":"
+		EV(4, "{\"type\":\"response.output_item.done\",\"output_index"
+		    "\":1,\"item\":{\"type\":\"function_call\",\"id\":"
 		    "\"__fake_id__\",\"call_id\":\"c1\",\"name\":\"lookup\","
 		    "\"arguments\":\"{}\"},\"sequence_number\":4}"),
 		EV(5, "{\"type\":\"response.completed\",\"response\":{\"id\":"
 		    "\"resp_h1\",\"usage\":{\"input_tokens\":10,"
 		    "\"output_tokens\":3}},\"sequence_number\":5}"),
-		EV(6, "{\"type\":\"response.output_item.done\",\"item\":{\"type\":"
+		EV(6, "{\"type\":\"response.output_item.done\",\"item\":{"
+		    "\"type\":"
 		    "\"function_call_output\",\"call_id\":\"c1\",\"output\":"
 		    "\"42\"},\"sequence_number\":6}"),
 		EV(7, "{\"type\":\"response.resumed\",\"attempt\":2,"
@@ -579,15 +589,20 @@ static void
 test_front_stream_duplicates_dropped(void **state)
 {
 	static const struct front_event ev[] = {
-		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a\","
+		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a"
+		    "\","
 		    "\"item_id\":\"x\",\"sequence_number\":0}"),
-		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a\","
+		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a"
+		    "\","
 		    "\"item_id\":\"x\",\"sequence_number\":0}"),
-		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a\","
+		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a"
+		    "\","
 		    "\"item_id\":\"x\",\"sequence_number\":0}"),
-		EV(1, "{\"type\":\"response.output_text.delta\",\"delta\":\"b\","
+		EV(1, "{\"type\":\"response.output_text.delta\",\"delta\":\"b"
+		    "\","
 		    "\"item_id\":\"x\",\"sequence_number\":1}"),
-		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a\","
+		EV(0, "{\"type\":\"response.output_text.delta\",\"delta\":\"a"
+		    "\","
 		    "\"item_id\":\"x\",\"sequence_number\":0}")
 	};
 	struct front_run	 run = mkrun(DIALECT_DATABRICKS, 1);
@@ -607,12 +622,14 @@ static void
 test_front_stream_malformed_ignored(void **state)
 {
 	static const struct front_event bad[] = {
-		EV(6, "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi\","
+		EV(6, "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi"
+		    "\","
 		    "\"item_id\":\"x\""),
 		EV(7, "[1,2,3]"),
 		EV(8, "\"response.output_text.delta\""),
 		EV(9, "{\"type\":\"response.output_text.delta\",\"delta\":42}"),
-		EV(10, "{\"type\":\"response.output_item.added\",\"item\":\"m\"}"),
+		EV(10, "{\"type\":\"response.output_item.added\",\"item\":\"m"
+		    "\"}"),
 		EV(11, "{\"type\":\"response.output_item.done\",\"item\":{}}"),
 		EV(12, "{\"type\":7}"),
 		EV(13, "{\"type\":\"response.content_part.done\",\"part\":[]}"),
@@ -647,8 +664,8 @@ test_front_stream_malformed_ignored(void **state)
 static void
 test_front_stream_failure_shape(void **state)
 {
-	struct front_end	 end = { "failed", "backend said no", NULL, NULL,
-	    0 };
+	struct front_end	 end = { "failed", "backend said no", NULL,
+	    NULL, 0 };
 	struct front_run	 run = mkrun(DIALECT_OPENAI, 1);
 	struct out		*o;
 	json_t			*e, *err, *r, *item;
@@ -754,7 +771,8 @@ test_front_stream_json_only(void **state)
 	    "\"completed\"}],"
 	    "\"usage\":{\"input_tokens\":3,\"output_tokens\":4,"
 	    "\"output_tokens_details\":{\"reasoning_tokens\":2}}}";
-	struct front_end	 end = { "completed", NULL, body, "One two", 0 };
+	struct front_end	 end = { "completed", NULL, body, "One two",
+	    0 };
 	struct front_run	 run = mkrun(DIALECT_OPENAI, 0);
 	struct out		*o, *live;
 	struct front_stream	*fs;
@@ -834,7 +852,8 @@ test_front_stream_stream_only(void **state)
 	static const struct front_event bare[] = {
 		EV(0, "{\"type\":\"response.output_text.delta\","
 		    "\"delta\":\"Hel\"}"),
-		EV(1, "{\"type\":\"response.output_text.delta\",\"delta\":\"\"}"),
+		EV(1, "{\"type\":\"response.output_text.delta\",\"delta\":\""
+		    "\"}"),
 		EV(2, "{\"type\":\"response.output_text.delta\","
 		    "\"delta\":\"lo\"}"),
 	};
@@ -845,7 +864,8 @@ test_front_stream_stream_only(void **state)
 		EV(1, "{\"type\":\"response.output_text.done\",\"item_id\":"
 		    "\"a\",\"output_index\":0,\"text\":\"Hello\"}"),
 		EV(2, "{\"type\":\"response.content_part.done\",\"item_id\":"
-		    "\"a\",\"output_index\":0,\"part\":{\"type\":\"output_text\","
+		    "\"a\",\"output_index\":0,\"part\":{\"type\":\"output_text"
+		    "\","
 		    "\"text\":\"Hello\"}}"),
 		EV(3, "{\"type\":\"response.output_text.delta\",\"item_id\":"
 		    "\"b\",\"output_index\":1,\"delta\":\"Bye\"}"),
@@ -883,27 +903,32 @@ test_front_stream_function_call(void **state)
 {
 	static const struct front_event ev[] = {
 		EV(0, "{\"type\":\"response.created\",\"response\":{}}"),
-		EV(1, "{\"type\":\"response.output_item.added\",\"output_index\":"
-		    "0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_u\","
+		EV(1, "{\"type\":\"response.output_item.added\",\"output_index"
+		    "\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_u\","
 		    "\"summary\":[]}}"),
 		EV(2, "{\"type\":\"response.reasoning_summary_part.added\","
-		    "\"item_id\":\"rs_u\",\"output_index\":0,\"summary_index\":0,"
+		    "\"item_id\":\"rs_u\",\"output_index\":0,\"summary_index"
+		    "\":0,"
 		    "\"part\":{\"type\":\"summary_text\",\"text\":\"\"}}"),
-		EV(3, "{\"type\":\"response.output_item.done\",\"output_index\":"
-		    "0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_u\","
-		    "\"summary\":[{\"type\":\"summary_text\",\"text\":\"t\"}]}}"),
-		EV(4, "{\"type\":\"response.output_item.added\",\"output_index\":"
-		    "1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_u\","
-		    "\"call_id\":\"call_1\",\"name\":\"get\",\"arguments\":\"\","
+		EV(3, "{\"type\":\"response.output_item.done\",\"output_index"
+		    "\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_u\","
+		    "\"summary\":[{\"type\":\"summary_text\",\"text\":\"t"
+		    "\"}]}}"),
+		EV(4, "{\"type\":\"response.output_item.added\",\"output_index"
+		    "\":1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_u\","
+		    "\"call_id\":\"call_1\",\"name\":\"get\",\"arguments\":\""
+		    "\","
 		    "\"status\":\"in_progress\"}}"),
 		EV(5, "{\"type\":\"response.function_call_arguments.delta\","
-		    "\"item_id\":\"fc_u\",\"output_index\":1,\"delta\":\"{\\\"q\","
+		    "\"item_id\":\"fc_u\",\"output_index\":1,\"delta\":\"{\\"
+		    "\"q\","
 		    "\"error\":\"x\",\"response_id\":\"resp_up\"}"),
 		EV(6, "{\"type\":\"response.function_call_arguments.delta\","
 		    "\"item_id\":\"fc_u\",\"output_index\":1,\"delta\":"
 		    "\"\\\":1}\"}"),
 		EV(7, "{\"type\":\"response.function_call_arguments.delta\","
-		    "\"item_id\":\"nobody\",\"output_index\":7,\"delta\":\"x\"}"),
+		    "\"item_id\":\"nobody\",\"output_index\":7,\"delta\":\"x"
+		    "\"}"),
 		EV(8, "{\"type\":\"response.made_up.delta\",\"item_id\":"
 		    "\"fc_u\",\"output_index\":1}")
 	};
