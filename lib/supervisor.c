@@ -613,10 +613,93 @@ sup_raise_nofile(void)
 }
 
 /* The supervisor process body. */
+/* The API's host: assign soon. */
+static void
+host_schedule_soon(void *ctx)
+{
+	sup_schedule_soon(ctx);
+}
+
+/* The API's host: let a run go, at the worker and maybe the backend. */
+static void
+host_drop(void *ctx, int64_t n, const char *id, const char *owner,
+    const char *backend_id, int cancel)
+{
+	sup_drop(ctx, n, id, owner, backend_id, cancel);
+}
+
+/* The API's host: every worker's counters. */
+static void
+host_stats(void *ctx, struct wstats *out)
+{
+	sup_stats(ctx, out);
+}
+
+/* The API's host: the workers for /v1/health. */
+static json_t *
+host_workers(void *ctx)
+{
+	struct sup	*s = ctx;
+	json_t		*workers = json_array();
+	int		 i;
+
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		json_array_append_new(workers, json_pack("{si sI si si sb}",
+		    "instance", c->instance, "pid", (json_int_t)c->pid,
+		    "runs", c->runs, "restarts", c->restarts, "alive",
+		    c->alive && c->ready));
+	}
+	return workers;
+}
+
+/* The API's host: the supervisor's own Prometheus lines. */
+static void
+host_metrics(void *ctx, struct evbuffer *b)
+{
+	struct sup	*s = ctx;
+	int		 i, alive = 0;
+
+	for (i = 0; i < s->nchildren; i++)
+		alive += s->children[i].alive;
+	evbuffer_add_printf(b, "# TYPE agentd_workers gauge\n"
+	    "agentd_workers %d\n"
+	    "# TYPE agentd_worker_restarts_total counter\n"
+	    "agentd_worker_restarts_total %llu\n"
+	    "# TYPE agentd_runs_assigned_total counter\n"
+	    "agentd_runs_assigned_total %llu\n"
+	    "# TYPE agentd_runs_finished_total counter\n"
+	    "agentd_runs_finished_total %llu\n"
+	    "# TYPE agentd_runs_abandoned_total counter\n"
+	    "agentd_runs_abandoned_total %llu\n", alive,
+	    (unsigned long long)s->m.worker_restarts,
+	    (unsigned long long)s->m.assigned,
+	    (unsigned long long)s->m.finished,
+	    (unsigned long long)s->m.abandoned);
+}
+
+/* The API's host: stopping? */
+static int
+host_stopping(void *ctx)
+{
+	return ((struct sup *)ctx)->shutting_down;
+}
+
+static const struct api_host_ops sup_api_ops = {
+	.schedule_soon = host_schedule_soon,
+	.drop = host_drop,
+	.stats = host_stats,
+	.workers = host_workers,
+	.metrics = host_metrics,
+	.stopping = host_stopping,
+};
+
 int
 supervisor_main(const struct agentd_config *cfg, char **argv)
 {
 	struct sup	 s;
+	struct api_host	 host;
 	struct timeval	 one = { 1, 0 };
 	char		*cause = NULL;
 	ssize_t		 len;
@@ -653,7 +736,13 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	if (rc > 0)
 		log_info("%d unfinished runs in the store will be resumed", rc);
 	s.base = event_base_new();
-	if ((s.api = api_start(&s, &cause)) == NULL)
+	host.cfg = cfg;
+	host.st = s.st;
+	host.base = s.base;
+	host.started_ms = s.started_ms;
+	host.ops = &sup_api_ops;
+	host.ctx = &s;
+	if ((s.api = api_start(&host, &cause)) == NULL)
 		goto out;
 	s.nchildren = cfg->workers;
 	s.children = xcalloc((size_t)s.nchildren, sizeof *s.children);

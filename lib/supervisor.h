@@ -1,7 +1,7 @@
 /*
  * The supervisor process: holds the database lock, re-arms leases at start,
  * forks and restarts workers, leases runs to them, abandons stale runs and
- * serves the local API (api.c). Shared with api.c only; the rest of agentd
+ * serves the local API (api.c, through struct api_host). The rest of agentd
  * sees supervisor_main().
  */
 #ifndef AGENTD_SUPERVISOR_H

@@ -21,24 +21,68 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
-#include "supervisor.h"
+#include "stats.h"
 #include "util.h"
 
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct agentd_config	 fz_cfg;
-static struct sup		 fz_sup;
+static struct api_host		 fz_host;
+static struct api		*fz_api;
 static char			 fz_dir[] = "/tmp/agentd-fuzz-api-XXXXXX";
 static char			 fz_sock[256];
 
+/* The host's side of the API, doing nothing: there are no workers. */
 static void
-fz_noop(evutil_socket_t fd, short what, void *arg)
+fz_schedule(void *ctx)
 {
-	(void)fd;
-	(void)what;
-	((struct sup *)arg)->sched_armed = 0;
+	(void)ctx;
 }
+
+static void
+fz_drop(void *ctx, int64_t n, const char *id, const char *owner,
+    const char *backend_id, int cancel)
+{
+	(void)ctx;
+	(void)n;
+	(void)id;
+	(void)owner;
+	(void)backend_id;
+	(void)cancel;
+}
+
+static void
+fz_stats(void *ctx, struct wstats *out)
+{
+	(void)ctx;
+	memset(out, 0, sizeof *out);
+}
+
+static json_t *
+fz_workers(void *ctx)
+{
+	(void)ctx;
+	return json_array();
+}
+
+static void
+fz_metrics(void *ctx, struct evbuffer *b)
+{
+	(void)ctx;
+	(void)b;
+}
+
+static int
+fz_stopping(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static const struct api_host_ops fz_ops = {
+	fz_schedule, fz_drop, fz_stats, fz_workers, fz_metrics, fz_stopping
+};
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -59,16 +103,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_cfg.socket_path = fz_sock;
 	fz_cfg.max_body = 64 * 1024;
 	fz_cfg.max_conns = 64;
-	memset(&fz_sup, 0, sizeof fz_sup);
-	fz_sup.cfg = &fz_cfg;
-	fz_sup.started_ms = util_now_ms();
-	fz_sup.base = event_base_new();
-	if ((fz_sup.st = store_open(db, &cause)) == NULL) {
+	memset(&fz_host, 0, sizeof fz_host);
+	fz_host.cfg = &fz_cfg;
+	fz_host.started_ms = util_now_ms();
+	fz_host.base = event_base_new();
+	fz_host.ops = &fz_ops;
+	if ((fz_host.st = store_open(db, &cause)) == NULL) {
 		fprintf(stderr, "fuzz_api: %s\n", cause);
 		abort();
 	}
-	fz_sup.sched_ev = evtimer_new(fz_sup.base, fz_noop, &fz_sup);
-	if ((fz_sup.api = api_start(&fz_sup, &cause)) == NULL) {
+	if ((fz_api = api_start(&fz_host, &cause)) == NULL) {
 		fprintf(stderr, "fuzz_api: %s\n", cause);
 		abort();
 	}
@@ -82,7 +126,7 @@ fz_turn(int times)
 	int	i;
 
 	for (i = 0; i < times; i++)
-		event_base_loop(fz_sup.base, EVLOOP_NONBLOCK);
+		event_base_loop(fz_host.base, EVLOOP_NONBLOCK);
 }
 
 int
