@@ -81,6 +81,7 @@ struct wrun {
 	int			 waiting;	/* a wait is in the store */
 	int			 tries_shown;	/* retries is in the store */
 	int			 empty_streams;	/* streams with no event */
+	int			 confirmed_terminal;	/* a retrieve said done */
 
 	struct xfer		*x;
 	enum xkind		 kind;
@@ -737,6 +738,46 @@ worker_rate_limited(struct worker *w, struct xfer *x, const char *ra)
 	}
 }
 
+/*
+ * The answer to a retrieve that confirmed a resumable stream's state (the
+ * stream came back empty): resume the stream from the cursor while the
+ * run goes on, and once more when it says it is finished, so the events
+ * after the cursor are stored. 1 if that was decided, 0 to treat the
+ * answer as a poll (not a resumable stream, or a second terminal answer).
+ */
+static int
+run_confirmed(struct wrun *r)
+{
+	struct endpoint_caps	 caps;
+	json_t			*o;
+	const char		*status;
+	int			 terminal;
+
+	if (r->mode != MODE_BACKGROUND || !r->resumable ||
+	    r->backend_id == NULL ||
+	    (store_caps_get(r->w->st, r->endpoint, &caps) == 0 &&
+	    caps.resume == 0))
+		return 0;
+	o = json_loadb(r->body != NULL ? r->body : "", r->body_len, 0, NULL);
+	status = json_string_value(json_object_get(o, "status"));
+	if (status == NULL) {
+		json_decref(o);
+		return 0;
+	}
+	terminal = backend_status_terminal(status);
+	if (terminal && r->confirmed_terminal) {
+		json_decref(o);
+		return 0;	/* the stream had nothing more: take this */
+	}
+	if (terminal)
+		r->confirmed_terminal = 1;
+	log_info("run %s: the backend says %.32s; resuming the stream after "
+	    "seq %lld", r->id, status, (long long)r->recv_seq);
+	json_decref(o);
+	run_schedule(r, 0, XK_RESUME);
+	return 1;
+}
+
 /* A transfer of this run ended. */
 static void
 run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
@@ -776,6 +817,13 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 			run_fail(r, (int)status, msg, r->body);
 			return;
 		}
+		/*
+		 * A retrieve that only confirmed the state of a resumable
+		 * stream (after empty streams) leads back to the stream:
+		 * polling would store none of the events after the cursor.
+		 */
+		if (kind == XK_POLL && run_confirmed(r))
+			return;
 		/*
 		 * A Response object from a retrieve means the run is being
 		 * polled, even if this first poll already finds it finished.
