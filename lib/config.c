@@ -3,6 +3,9 @@
  * struct agentd_config. Never prints or exits (cmd/agentd does), so it is
  * unit-tested and fuzzed. Strings in the config point into argv.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "log.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -53,6 +57,11 @@ const char config_usage[] =
 "      --requests-per-minute N  cap on backend requests (default: none)\n"
 "      --api-timeout SECS    close an idle API connection; answer 408 to a\n"
 "                            request not whole by then (default 60)\n"
+"      --listen HOST:PORT    also serve the Responses-compatible front\n"
+"                            (/v1/responses) on TCP; PORT alone means\n"
+"                            127.0.0.1:PORT. Needs a bearer token\n"
+"      --front-token-file F  the front's token: F's first line (else\n"
+"                            $AGENTD_FRONT_TOKEN; never on the command line)\n"
 "  -v, --verbose             more log (repeat for debug)\n"
 "  -q, --quiet               warnings only\n"
 "  -V, --version             print the version\n"
@@ -60,6 +69,8 @@ const char config_usage[] =
 "\n"
 "environment: AGENTD_API_KEY, else OPENAI_API_KEY: the bearer token sent to\n"
 "the backend (never taken from the command line, never logged).\n"
+"AGENTD_FRONT_TOKEN: the token clients of --listen must send as\n"
+"Authorization: Bearer (or --front-token-file).\n"
 "\n"
 "signals: SIGTERM, SIGINT or SIGHUP stop agentd cleanly; runs stay\n"
 "resumable and are picked up again at the next start.\n"
@@ -72,7 +83,7 @@ enum {
 	OPT_POLL_MAX, OPT_RETRY_MAX, OPT_AT_MOST_ONCE, OPT_CANCEL_ABANDONED,
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
 	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT,
-	OPT_MAX_INFLIGHT, OPT_RPM
+	OPT_MAX_INFLIGHT, OPT_RPM, OPT_LISTEN, OPT_FRONT_TOKEN_FILE
 };
 
 static const struct option longopts[] = {
@@ -98,6 +109,8 @@ static const struct option longopts[] = {
 	{ "api-timeout", required_argument, NULL, OPT_API_TIMEOUT },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "requests-per-minute", required_argument, NULL, OPT_RPM },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "front-token-file", required_argument, NULL, OPT_FRONT_TOKEN_FILE },
 	{ "worker", required_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -287,6 +300,20 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 				return CONFIG_ERROR;
 			cfg->requests_per_minute = (int)v;
 			break;
+		case OPT_LISTEN: {
+			char	host[256];
+			int	port;
+
+			if (config_listen_addr(optarg, host, sizeof host,
+			    &port) != 0)
+				CONFIG_FAIL("--listen must be HOST:PORT (or "
+				    "PORT for 127.0.0.1), not '%s'", optarg);
+			cfg->listen = optarg;
+			break;
+		}
+		case OPT_FRONT_TOKEN_FILE:
+			cfg->front_token_file = optarg;
+			break;
 		case OPT_WORKER:
 			if (num_opt(cause, "worker", optarg, 0, 63, &v) != 0)
 				return CONFIG_ERROR;
@@ -323,4 +350,81 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 		cfg->socket_path = cfg->socket_buf;
 	}
 	return CONFIG_OK;
+}
+
+/* Split HOST:PORT for --listen. */
+int
+config_listen_addr(const char *listen, char *host, size_t hostlen, int *port)
+{
+	const char	*colon, *h = "127.0.0.1";
+	size_t		 hl = 9;
+	long long	 p;
+
+	if (listen == NULL || *listen == '\0')
+		return -1;
+	if (*listen == '[') {
+		const char	*end = strchr(listen, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		h = listen + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else if ((colon = strrchr(listen, ':')) != NULL) {
+		if (colon != listen) {
+			h = listen;
+			hl = (size_t)(colon - listen);
+		}
+	} else
+		colon = listen - 1;
+	if (hl == 0 || hl >= hostlen ||
+	    util_parse_int(colon + 1, 1, 65535, &p) != 0)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+/* Load the front's token from the environment or the token file. */
+int
+config_front_token(struct agentd_config *cfg, char **cause)
+{
+	const char	*env = getenv("AGENTD_FRONT_TOKEN");
+	char		 buf[4096];
+	FILE		*f;
+	struct stat	 sb;
+	size_t		 n;
+
+	if (cfg->listen == NULL)
+		return 0;
+	if (cfg->front_token_file != NULL) {
+		if ((f = fopen(cfg->front_token_file, "r")) == NULL) {
+			xasprintf(cause, "--front-token-file %s: %s",
+			    cfg->front_token_file, strerror(errno));
+			return -1;
+		}
+		if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077) != 0)
+			log_warnx("front: %s is readable by others than its "
+			    "owner; chmod 600 it", cfg->front_token_file);
+		if (fgets(buf, sizeof buf, f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = '\0';
+	} else if (env != NULL)
+		snprintf(buf, sizeof buf, "%s", env);
+	else {
+		xasprintf(cause, "--listen needs a token for its clients: set "
+		    "AGENTD_FRONT_TOKEN or give --front-token-file FILE");
+		return -1;
+	}
+	n = strlen(buf);
+	if (n < 8) {
+		xasprintf(cause, "the front's token is %s; use at least 8 "
+		    "characters", n == 0 ? "empty" : "too short");
+		return -1;
+	}
+	cfg->front_token = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return 0;
 }

@@ -30,6 +30,10 @@ struct agentd_config {
 	int			 max_inflight;	/* runs leased at once, 0 any */
 	int			 requests_per_minute;	/* 0: no limit */
 	long			 api_timeout_s;	/* idle API connection */
+	const char		*listen;	/* front on TCP: HOST:PORT */
+	const char		*front_token_file;
+	char			*front_token;	/* loaded at start, never
+						   from argv */
 	int			 verbosity;
 	char			 socket_buf[4096];	/* default socket */
 };
@@ -43,5 +47,17 @@ extern const char config_usage[];
 void	config_defaults(struct agentd_config *cfg);
 int	config_parse(struct agentd_config *cfg, int argc, char **argv,
 	    int *worker, char **cause);
+/*
+ * The front's bearer token, from AGENTD_FRONT_TOKEN or --front-token-file
+ * (the file's first line). Needed only with --listen. 0, or -1 with an
+ * allocated *cause.
+ */
+int	config_front_token(struct agentd_config *cfg, char **cause);
+/*
+ * Split --listen's HOST:PORT ("8600" and ":8600" mean 127.0.0.1:8600,
+ * "[::1]:8600" an IPv6 address) into host (of hostlen) and port. 0 or -1.
+ */
+int	config_listen_addr(const char *listen, char *host, size_t hostlen,
+	    int *port);
 
 #endif

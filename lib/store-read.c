@@ -602,3 +602,57 @@ store_waiting_json(struct store *st)
 	json_object_set_new(o, "retrying", json_integer(retrying));
 	return o;
 }
+
+/* Load what the front needs of run id. */
+int
+store_run_view(struct store *st, const char *id, struct run_view *v)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, ret = -1;
+
+	memset(v, 0, sizeof *v);
+	if (sqlite3_prepare_v2(store_db(st), "SELECT n, id, status, request, "
+	    "dialect, backend_id, resolved_mode, response, output_text, "
+	    "error_message, resumable, last_seq, created_at, "
+	    "coalesce(finished_at, 0) FROM runs WHERE id = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		ret = 0;
+	else if (rc == SQLITE_ROW) {
+		v->n = sqlite3_column_int64(s, 0);
+		snprintf(v->id, sizeof v->id, "%s", sqlite3_column_text(s, 1));
+		snprintf(v->status, sizeof v->status, "%s",
+		    sqlite3_column_text(s, 2));
+		v->request = store_col_dup(s, 3);
+		v->dialect = store_col_dup(s, 4);
+		v->backend_id = store_col_dup(s, 5);
+		v->resolved_mode = store_col_dup(s, 6);
+		v->response = store_col_dup(s, 7);
+		v->output_text = store_col_dup(s, 8);
+		v->error_message = store_col_dup(s, 9);
+		v->resumable = sqlite3_column_int(s, 10);
+		v->last_seq = sqlite3_column_int64(s, 11);
+		v->created_at = sqlite3_column_int64(s, 12);
+		v->finished_at = sqlite3_column_int64(s, 13);
+		ret = 1;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Free the strings of a view. */
+void
+store_run_view_clear(struct run_view *v)
+{
+	free(v->request);
+	free(v->dialect);
+	free(v->backend_id);
+	free(v->resolved_mode);
+	free(v->response);
+	free(v->output_text);
+	free(v->error_message);
+	memset(v, 0, sizeof *v);
+}

@@ -540,3 +540,60 @@ out:
 	store_rollback(st);
 	return -1;
 }
+
+/* Delete finished run id with its events and attempts. */
+int
+store_run_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt	*s = NULL;
+	int64_t		 n = -1;
+	int		 active = 0, ret = STORE_ERR;
+
+	if (store_begin(st) != 0)
+		return STORE_ERR;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT n, status IN " ACTIVE_SQL
+	    " FROM runs WHERE id = ?", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		n = sqlite3_column_int64(s, 0);
+		active = sqlite3_column_int(s, 1);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (n < 0 || active) {
+		ret = n < 0 ? STORE_NOTFOUND : STORE_CONFLICT;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM events WHERE run_n = "
+	    "?1; ", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, n);
+	if (store_step_done(s) != 0)
+		goto out;
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM attempts WHERE run_n "
+	    "= ?1", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, n);
+	if (store_step_done(s) != 0)
+		goto out;
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM runs WHERE n = ?1",
+	    -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, n);
+	if (store_step_done(s) != 0)
+		goto out;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (store_commit(st) != 0)
+		return STORE_ERR;
+	return STORE_OK;
+out:
+	if (ret == STORE_ERR)
+		store_err(st, "delete run");
+	sqlite3_finalize(s);
+	store_rollback(st);
+	return ret;
+}

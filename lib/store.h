@@ -258,6 +258,32 @@ json_t	*store_result_json(struct store *st, const char *id);
 json_t	*store_counts_json(struct store *st);
 /* Runs not moving by why they wait, and those waiting to retry. */
 json_t	*store_waiting_json(struct store *st);
+/* What the Responses front needs of a run; strings owned by the view. */
+struct run_view {
+	int64_t	 n;
+	char	 id[32];
+	char	 status[16];
+	char	*request;
+	char	*dialect;
+	char	*backend_id;
+	char	*resolved_mode;
+	char	*response;
+	char	*output_text;
+	char	*error_message;
+	int	 resumable;
+	int64_t	 last_seq;
+	int64_t	 created_at;	/* unix ms */
+	int64_t	 finished_at;	/* unix ms, 0 while active */
+};
+/* Load run id into v: 1 found, 0 absent, -1 error. */
+int	store_run_view(struct store *st, const char *id, struct run_view *v);
+void	store_run_view_clear(struct run_view *v);
+/*
+ * Delete a finished run and its events and attempts: STORE_OK, or
+ * STORE_NOTFOUND, STORE_CONFLICT (still active), STORE_ERR.
+ */
+int	store_run_delete(struct store *st, const char *id);
+
 /* Status and last_seq of run n; 0, or -1 if absent. */
 int	store_run_state(struct store *st, int64_t n, char *status,
 	    size_t len, int64_t *last_seq);

@@ -44,5 +44,10 @@ main(int argc, char **argv)
 	log_init("supervisor", cfg.verbosity);
 	if (worker >= 0)
 		return worker_main(&cfg, worker, 3);
+	if (config_front_token(&cfg, &cause) != 0) {
+		fprintf(stderr, "agentd: %s\n", cause);
+		free(cause);
+		return 1;
+	}
 	return supervisor_main(&cfg, argv) == 0 ? 0 : 1;
 }
