@@ -185,3 +185,21 @@ test('openai7 non-stream, non-background create waits for the final response', T
   assert.equal(r.output_text, (await truth(r.id)).text);
   await sleep(0);
 });
+
+test('databricks failover: the backend\'s response.resumed is absorbed, the stream stays well-formed', {
+  ...T, skip: !DBX && 'databricks setup only',
+}, async () => {
+  const c = client();
+  const s = await c.responses.create({
+    model: 'mock', input: 'failover', stream: true, background: true,
+    metadata: knobs(20, 5, { mock_failover_after: '8' }),
+  });
+  const events = await collect(s);
+  const { text, id } = checkStream(events, { terminal: 'response.completed' });
+  assert.ok(!events.some((e) => e.type === 'response.resumed'), picture(events));
+  assert.equal(text, (await truth(id)).text);
+  // The helper, which throws on unknown types, reads the replay.
+  const h = c.responses.stream({ response_id: id });
+  for await (const ev of h) void ev;
+  assert.equal((await h.finalResponse()).output_text, text);
+});
