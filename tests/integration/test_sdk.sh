@@ -90,8 +90,20 @@ for setup in ${SDK_SETUPS:-default reject-background reject-stream databricks}; 
 	fi
 	files="openai.test.mjs ai.test.mjs agents.test.mjs"
 	[ "$setup" = default ] && files="$files errors.test.mjs"
+	# The keep-alive test waits ~16 s: beside the others, in the default
+	# setup only.
+	ka=
+	if [ "$setup" = default ]; then
+		node_tests "$setup" keepalive.test.mjs >"$T/keepalive.lines" &
+		ka=$!
+	fi
 	# shellcheck disable=SC2086
 	node_tests "$setup" $files
+	if [ -n "$ka" ]; then
+		wait "$ka"
+		cat "$T/keepalive.lines"
+		FAILS=$((FAILS + $(grep -c '^FAIL ' "$T/keepalive.lines")))
+	fi
 	case $setup in default|reject-stream|databricks) node_tests "$setup" restart.test.mjs ;; esac
 	AGENTD_PID=$(cat "$AGENTD_PIDFILE")
 	check "sdk $setup: agentd still up after the tests" kill -0 "$AGENTD_PID"

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { streamText, generateText } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
-import { BASE, TOKEN, FRONT, client, knobs, truth, until, picture } from './lib.mjs';
+import { BASE, TOKEN, FRONT, SETUP, client, knobs, truth, until, picture } from './lib.mjs';
 
 const T = { timeout: 30000 };
 const provider = createOpenAI({ baseURL: BASE, apiKey: TOKEN });
@@ -14,13 +14,14 @@ const opts = (meta) => ({ openai: { metadata: meta } });
 
 // Read a streamText result's fullStream: text, the response id (from the
 // raw response.created chunk), error parts, raw event types.
-async function drain(result, { onDelta = null } = {}) {
+async function drain(result, { onDelta = null, onRaw = null } = {}) {
   const out = { text: '', id: null, errors: [], raw: [], thrown: null, finish: null };
   try {
     for await (const p of result.fullStream) {
       if (p.type === 'raw') {
         out.raw.push(p.rawValue);
         if (p.rawValue?.type === 'response.created') out.id = p.rawValue.response.id;
+        if (onRaw) onRaw(p.rawValue);
       } else if (p.type === 'text-delta') {
         out.text += p.text;
         if (onDelta) onDelta(out);
@@ -58,8 +59,14 @@ test('ai streamText aborted midway: the run completes anyway', {
     model, prompt: 'abort me', providerOptions: opts(knobs(60, 20)), includeRawChunks: true,
     abortSignal: ac.signal, maxRetries: 0, onError: () => {},
   });
+  // After 3 deltas; a JSON-only backend gives one delta with the whole
+  // text, so there as soon as the run is in progress.
   let deltas = 0;
-  const out = await drain(r, { onDelta: () => { if (++deltas === 3) ac.abort(); } });
+  const out = await drain(r, {
+    onDelta: () => { if (++deltas === 3) ac.abort(); },
+    onRaw: (ev) => { if (SETUP === 'reject-stream' && ev?.type === 'response.in_progress') ac.abort(); },
+  });
+  assert.ok(ac.signal.aborted, 'the stream ended before the abort point');
   assert.ok(out.id, `no response id before the abort: ${picture(out.raw)}`);
   assert.ok(deltas < 60, 'the stream was not cut');
   const c = client();
