@@ -198,6 +198,7 @@ api_progress(struct api *a, int64_t n)
 		if (f->n == n)
 			api_follower_push(f);
 	}
+	front_progress(a, n);
 }
 
 void
@@ -222,4 +223,5 @@ api_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		api_follower_push(f);
 	}
+	front_sweep(a);
 }

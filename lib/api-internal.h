@@ -29,6 +29,7 @@
 #define HEADER_MAX	(64 * 1024)
 
 struct apiconn;
+struct ffollow;
 
 struct follower {
 	TAILQ_ENTRY(follower)	 entry;
@@ -47,6 +48,7 @@ struct apiconn {
 	struct api		*a;
 	struct evhttp_connection *conn;
 	struct follower		*f;	/* its live follow, if any */
+	struct ffollow		*ff;	/* its front stream, if any */
 };
 
 struct api {
@@ -62,6 +64,9 @@ struct api {
 	struct event		*sweep_ev;
 	TAILQ_HEAD(, follower)	 followers;
 	int			 nfollowers;
+	TAILQ_HEAD(, ffollow)	 ffollowers;	/* front.c's */
+	int			 nffollowers;
+	struct evhttp		*front_http;	/* --listen */
 	uint64_t		 sweeps;
 	uint64_t		 requests;
 	uint64_t		 refused;
@@ -83,6 +88,10 @@ int	 api_query_int(struct evhttp_request *req, struct evkeyvalq *q,
 int	 api_valid_name(const char *s, size_t max);
 int	 api_valid_run_id(const char *s);
 struct apiconn *api_conn(struct api *a, struct evhttp_request *req);
+/* evhttp's bufferevent for a new connection: the socket behind a guard. */
+struct bufferevent *api_bevcb(struct event_base *base, void *arg);
+/* A run id from a path: "resp_<hex>" (a front response) is "r_<hex>". */
+void	 api_run_id(const char *in, char *out, size_t len);
 /* api.c: the host. */
 void	 api_schedule_soon(struct api *a);
 void	 api_drop(struct api *a, int64_t n, const char *id, const char *owner,
@@ -114,5 +123,18 @@ void	 api_batch_one(struct api *a, struct evhttp_request *req,
 	    enum evhttp_cmd_type m);
 void	 api_queue_set(struct api *a, struct evhttp_request *req,
 	    const char *name);
+
+/* front.c */
+int	 front_route(struct api *a, struct evhttp_request *req,
+	    const char *path, struct evkeyvalq *q, enum evhttp_cmd_type m,
+	    struct apiconn *ac);
+int	 front_run_id(const char *rid, char *id, size_t idlen);
+void	 front_follow_free(struct ffollow *ff);
+void	 front_progress(struct api *a, int64_t n);
+void	 front_sweep(struct api *a);
+void	 front_shutdown(struct api *a);
+/* front-listen.c */
+int	 front_listen(struct api *a, char **cause);
+int	 front_token_ok(const char *want, const char *auth);
 
 #endif

@@ -204,6 +204,8 @@ api_conn_closed(struct evhttp_connection *conn, void *arg)
 		    (long long)ac->f->seq);
 		api_follower_free(ac->f);
 	}
+	if (ac->ff != NULL)
+		front_follow_free(ac->ff);	/* the run goes on */
 	TAILQ_REMOVE(&ac->a->conns, ac, entry);
 	ac->a->nconns--;
 	free(ac);
@@ -298,6 +300,14 @@ api_peer_allowed(struct api *a, struct evhttp_request *req, uid_t *uid)
 	return 0;
 }
 
+/* The run id a path names: a front response id maps to its run. */
+void
+api_run_id(const char *in, char *out, size_t len)
+{
+	if (front_run_id(in, out, len) != 0)
+		snprintf(out, len, "%s", in);
+}
+
 /* Ask the host to assign runs soon. */
 void
 api_schedule_soon(struct api *a)
@@ -365,7 +375,10 @@ api_route(struct evhttp_request *req, void *arg)
 		api_error(req, 400, "bad_request", "malformed query string");
 		return;
 	}
-	if (strcmp(path, "/v1/health") == 0 || strcmp(path, "/metrics") == 0) {
+	if (front_route(a, req, path, &q, m, ac))
+		;	/* /v1/responses: the front */
+	else if (strcmp(path, "/v1/health") == 0 ||
+	    strcmp(path, "/metrics") == 0) {
 		if (m != EVHTTP_REQ_GET)
 			api_error(req, 405, "method_not_allowed", "use GET");
 		else if (path[1] == 'v')
@@ -431,8 +444,9 @@ api_route(struct evhttp_request *req, void *arg)
 			api_error(req, 404, "not_found", "no such run");
 			goto out;
 		}
-		memcpy(id, rest, idlen);
-		id[idlen] = '\0';
+		memcpy(sub, rest, idlen);
+		sub[idlen] = '\0';
+		api_run_id(sub, id, sizeof id);
 		rest += idlen;
 		if (!api_valid_run_id(id)) {
 			api_error(req, 404, "not_found", "no such run");
@@ -568,7 +582,7 @@ api_guard_free(void *ctx)
 }
 
 /* evhttp's bufferevent for a new connection: the socket behind a guard. */
-static struct bufferevent *
+struct bufferevent *
 api_bevcb(struct event_base *base, void *arg)
 {
 	struct api		*a = arg;
@@ -620,6 +634,7 @@ api_start(const struct api_host *h, char **cause)
 	a->h = *h;
 	a->fd = -1;
 	TAILQ_INIT(&a->followers);
+	TAILQ_INIT(&a->ffollowers);
 	TAILQ_INIT(&a->conns);
 	if (h->cfg->socket_group != NULL) {
 		if ((gr = getgrnam(h->cfg->socket_group)) == NULL) {
@@ -656,6 +671,10 @@ api_start(const struct api_host *h, char **cause)
 		api_stop(a);
 		return NULL;
 	}
+	if (front_listen(a, cause) != 0) {
+		api_stop(a);
+		return NULL;
+	}
 	a->sweep_ev = event_new(h->base, -1, EV_PERSIST, api_sweep_cb, a);
 	event_add(a->sweep_ev, &one);
 	return a;
@@ -674,6 +693,7 @@ api_shutdown(struct api *a)
 		evhttp_send_reply_end(f->req);
 		api_follower_free(f);
 	}
+	front_shutdown(a);
 }
 
 /* Free the API server and remove the socket file. Accepts NULL. */
@@ -687,6 +707,8 @@ api_stop(struct api *a)
 		event_free(a->sweep_ev);
 	if (a->http != NULL)
 		evhttp_free(a->http);
+	if (a->front_http != NULL)
+		evhttp_free(a->front_http);
 	while (!TAILQ_EMPTY(&a->conns)) {
 		struct apiconn *ac = TAILQ_FIRST(&a->conns);
 
