@@ -61,6 +61,7 @@ struct front_stream {
 	int			 begun;
 	int			 ended;
 	int			 response_fed;
+	int			 no_fast;	/* deltas through jansson */
 
 	struct fs_item		*items;
 	size_t			 nitems;
@@ -94,5 +95,11 @@ size_t	 front_synth_output(struct front_stream *fs, json_t *resp);
 void	 front_synth_text(struct front_stream *fs, const char *text,
 	    const char *status);
 void	 front_upstream(struct front_stream *fs, const char *type, json_t *o);
+void	 front_fast_delta(struct front_stream *fs, const char *id,
+	    int64_t index, const char *s, size_t n);
+
+/* front-stream-fast.c */
+int	 front_fast_event(struct front_stream *fs, const char *type,
+	    const char *data, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "front-stream-internal.h"
+#include "jsonbuf.h"
 #include "xmalloc.h"
 
 /*
@@ -709,4 +710,43 @@ front_upstream(struct front_stream *fs, const char *type, json_t *o)
 	}
 	/* Everything else (queued, in_progress, keepalive, unknown) is
 	   absorbed: agentd emits its own lifecycle (rule 5). */
+}
+
+/*
+ * An upstream text delta decoded without jansson (front-stream-fast.c):
+ * exactly what front_upstream does with response.output_text.delta, the
+ * event written straight to JSON text, byte for byte as front_emit would.
+ * id may be NULL, index -1 for none; s (n bytes) is valid UTF-8.
+ */
+void
+front_fast_delta(struct front_stream *fs, const char *id, int64_t index,
+    const char *s, size_t n)
+{
+	struct fs_item	*it;
+	struct jsonbuf	*b;
+	const char	*text;
+	size_t		 len;
+
+	if (n == 0)
+		return;
+	if ((it = fs_find(fs, FS_MESSAGE, id, index, 1)) == NULL)
+		it = fs_open_message(fs, id, index);
+	fs_text_append(it, s, n);
+	b = jsonbuf_new();
+	jsonbuf_raw(b, "{\"type\":\"response.output_text.delta\","
+	    "\"sequence_number\":");
+	jsonbuf_int(b, fs->next_seq);
+	jsonbuf_raw(b, ",\"item_id\":");
+	jsonbuf_str(b, it->id, strlen(it->id));
+	jsonbuf_raw(b, ",\"output_index\":");
+	jsonbuf_int(b, fs_index(fs, it));
+	jsonbuf_raw(b, ",\"content_index\":0,\"delta\":");
+	jsonbuf_str(b, s, n);
+	jsonbuf_raw(b, ",\"logprobs\":[]}");
+	text = jsonbuf_text(b, &len);
+	if (fs->cb != NULL)
+		fs->cb(fs->arg, fs->next_seq, "response.output_text.delta",
+		    text, len);
+	fs->next_seq++;
+	jsonbuf_free(b);
 }

@@ -384,6 +384,9 @@ front_stream_event(struct front_stream *fs, int64_t seq, const char *type,
 	}
 	if (data == NULL)
 		return;
+	/* The common case, a text delta, without building a tree. */
+	if (!fs->no_fast && front_fast_event(fs, type, data, len))
+		return;
 	o = json_loadb(data, len, 0, NULL);
 	if (!json_is_object(o)) {
 		json_decref(o);
@@ -558,4 +561,11 @@ front_deleted_json(const char *resp_id)
 		fatalx("front: cannot encode a response");
 	json_decref(o);
 	return s;
+}
+
+/* Turn the scanner's fast path for text deltas on or off. */
+void
+front_stream_fast_path(struct front_stream *fs, int on)
+{
+	fs->no_fast = !on;
 }

@@ -114,6 +114,13 @@ void	front_stream_response(struct front_stream *fs, const char *json,
  */
 void	front_stream_end(struct front_stream *fs, const struct front_end *end);
 
+/*
+ * Decode text deltas with the one-pass scanner (on, the default) or with
+ * jansson like every other event (off). The output is the same either
+ * way; tests and the fuzz target check that it is.
+ */
+void	front_stream_fast_path(struct front_stream *fs, int on);
+
 /* The seq the next event will carry (2 after the prelude). */
 int64_t	front_stream_next_seq(const struct front_stream *fs);
 /* 1 once the terminal event went out. */
