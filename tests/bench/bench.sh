@@ -39,6 +39,11 @@
 #               (runs per transaction and events per run per transaction
 #               measured from the agentd store of the throughput scenario):
 #               the SQLite ceiling; agentd's throughput as a fraction of it.
+#   front       200 runs x 2,000 deltas read by the official openai 7.x
+#               package through agentd's Responses front and straight from
+#               agent-mock (tests/bench/front.sh): events/s and their ratio,
+#               time to first event, agentd RSS per open client stream.
+#               Needs node; skipped (and said so) without it.
 #
 # Environment:
 #   BIN=bin            agentd, agentctl, agent-mock
@@ -49,7 +54,7 @@
 #                      stores; finishes in under two minutes.
 #   LIMIT_BIN=build/bench-limit   the helper built from limit.c (built here
 #                      if missing or older than limit.c)
-#   ONLY="throughput scale resume api limit"   a subset of scenarios
+#   ONLY="throughput scale resume api limit front"   a subset of scenarios
 #   KEEP=1             keep the temporary directory (logs, stores)
 #
 # Output: one "RESULT name: ..." line per scenario on stdout, the table,
@@ -69,7 +74,7 @@ QUICK=${QUICK:-0}
 PEER_DIR=${PEER_DIR:-}
 LIMIT_BIN=${LIMIT_BIN:-build/bench-limit}
 case $LIMIT_BIN in /*) ;; *) LIMIT_BIN=$top/$LIMIT_BIN ;; esac
-ONLY=${ONLY:-throughput scale resume api limit}
+ONLY=${ONLY:-throughput scale resume api limit front}
 KEEP=${KEEP:-0}
 LB=$LIMIT_BIN
 
@@ -760,6 +765,28 @@ scenario_limit() {
 	result "$line"
 }
 
+# ------------------------------------------------------------------ front
+
+# The Responses front: the same 200 runs x 2,000 deltas read by the
+# official openai 7.x package (tests/sdk) straight from agent-mock and
+# through agentd's front (tests/bench/front.sh). Needs node.
+scenario_front() {
+	if ! command -v node >/dev/null 2>&1; then
+		note "front: skipped (node is not installed)"
+		row "front: skipped, no node" "-" "" ""
+		return
+	fi
+	_reps=3
+	[ "$QUICK" = 1 ] && _reps=1
+	BIN=$BIN REPS=$_reps sh "$top/tests/bench/front.sh" >"$T/front.out" 2>"$T/front.err" ||
+	    note "front: tests/bench/front.sh failed: $(tail -3 "$T/front.err")"
+	f() { sed -n "s/^front: $1 //p" "$T/front.out" | head -1; }
+	row "front: events/s read by openai 7.x through agentd / straight from agent-mock" "$(f agentd_events_per_s)" "$(f mock_events_per_s)" ""
+	row "front: time to first event p50/p99 ms, through agentd / straight" "$(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms)" "$(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms)" ""
+	row "front: agentd RSS KB per open client stream" "$(f agentd_rss_per_stream_kb)" "" ""
+	result "front: 200 runs x 2,000 deltas read by openai 7.x: through agentd $(f agentd_events_per_s) events/s, straight from agent-mock $(f mock_events_per_s) events/s, ratio $(f ratio); time to first event p50/p99 $(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms) ms through agentd, $(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms) ms straight (p99 added by agentd $(f agentd_added_p99_ms) ms); agentd RSS $(f agentd_rss_before_kb) KB before, $(f agentd_rss_during_kb) KB with the streams open, $(f agentd_rss_per_stream_kb) KB per open stream; $(f errors) client errors (medians of $(f repetitions))"
+}
+
 # ------------------------------------------------------------------ main
 
 # tests/bench/profile.sh sources this file for its functions only.
@@ -786,7 +813,7 @@ else
 	note "peer skipped: $PEER_WHY"
 fi
 note "agentd binary of $(date -r "$BIN/agentd" '+%F %T'); temporary directory $T; QUICK=$QUICK; $(nproc) cores; ulimit -n $(ulimit -n) (hard $(ulimit -Hn)); load average $(cut -d' ' -f1-3 /proc/loadavg), $IDLE% idle"
-for s in throughput scale resume api limit; do
+for s in throughput scale resume api limit front; do
 	case " $ONLY " in *" $s "*) ;; *) continue ;; esac
 	s0=$(date +%s)
 	scenario_$s
