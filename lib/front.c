@@ -30,6 +30,7 @@
 #include "api.h"
 #include "api-internal.h"
 #include "backend.h"
+#include "front-req.h"
 #include "front-stream.h"
 #include "log.h"
 #include "reqguard.h"
@@ -38,7 +39,6 @@
 #include "xmalloc.h"
 
 #define FRONT_KEEPALIVE_MS	15000	/* a comment at least this often */
-#define FRONT_KEY_MAX		256	/* Idempotency-Key length */
 
 /* One client tailing a run: an SSE stream, or a POST waiting for the end. */
 struct ffollow {
@@ -141,27 +141,6 @@ front_json_text(struct evhttp_request *req, char *text, size_t len)
 	front_request_id(req);
 	api_text(req, 200, text, len);
 	free(text);
-}
-
-/*
- * The run id for response id rid ("resp_<hex>" is run "r_<hex>"), into id
- * (of idlen). 0, or -1 if rid is not one of agentd's response ids.
- */
-int
-front_run_id(const char *rid, char *id, size_t idlen)
-{
-	size_t	i, n;
-
-	if (rid == NULL || strncmp(rid, "resp_", 5) != 0)
-		return -1;
-	n = strlen(rid + 5);
-	if (n == 0 || n + 3 > idlen)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (strchr("0123456789abcdef", rid[5 + i]) == NULL)
-			return -1;
-	snprintf(id, idlen, "r_%s", rid + 5);
-	return 0;
 }
 
 /* What front-stream.c needs of run v; valid while v is. */
@@ -454,27 +433,20 @@ front_view(struct api *a, struct evhttp_request *req, const char *rid,
 }
 
 /*
- * Map previous_response_id to the backend's id of that agentd response,
- * in place; 0, or -1 with a 400 answered.
+ * Map previous_response_id (rid, a string of body, or NULL) to the
+ * backend's id of that agentd response, in place; 0, or -1 with a 400
+ * answered.
  */
 static int
-front_previous(struct api *a, struct evhttp_request *req, json_t *body)
+front_previous(struct api *a, struct evhttp_request *req, json_t *body,
+    const char *rid)
 {
-	json_t		*p = json_object_get(body, "previous_response_id");
 	struct run_view	 v;
 	char		 id[32];
-	const char	*rid;
 	int		 rc;
 
-	if (p == NULL || json_is_null(p))
+	if (rid == NULL)
 		return 0;
-	if (!json_is_string(p)) {
-		front_error(req, 400, "invalid_request_error",
-		    "previous_response_id", 0, "previous_response_id must be "
-		    "a string");
-		return -1;
-	}
-	rid = json_string_value(p);
 	if (front_run_id(rid, id, sizeof id) != 0 ||
 	    (rc = store_run_view(a->h.st, id, &v)) == 0) {
 		front_error(req, 400, "invalid_request_error",
@@ -498,65 +470,45 @@ front_previous(struct api *a, struct evhttp_request *req, json_t *body)
 		store_run_view_clear(&v);
 		return -1;
 	}
+	/* rid belongs to body's old member: done with it first. */
 	json_object_set_new(body, "previous_response_id",
 	    json_string(v.backend_id));
 	store_run_view_clear(&v);
 	return 0;
 }
 
-/* A boolean member of the request; -1 (answered 400) if not a boolean. */
-static int
-front_bool(struct evhttp_request *req, json_t *body, const char *key)
-{
-	json_t	*v = json_object_get(body, key);
-
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v)) {
-		front_error(req, 400, "invalid_request_error", key, 0, "%s "
-		    "must be a boolean", key);
-		return -1;
-	}
-	return json_is_true(v);
-}
-
 /* POST /v1/responses */
 static void
 front_create(struct api *a, struct evhttp_request *req, struct apiconn *ac)
 {
-	struct run_new	 rn;
-	struct run_view	 v;
-	json_error_t	 jerr;
-	json_t		*body;
-	const char	*key;
-	char		*buf, *text = NULL, *cause = NULL, id[32];
-	size_t		 len;
-	int		 stream, background, created;
+	struct run_new		 rn;
+	struct run_view		 v;
+	struct front_create_req	 cr;
+	struct front_req_error	 err;
+	json_t			*body;
+	const char		*key;
+	char			*buf, *text = NULL, *cause = NULL, id[32];
+	size_t			 len;
+	int			 stream, background, created, rc;
 
 	buf = api_body(req, &len);
-	body = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	rc = front_req_create(buf, len, &cr, &err);
 	free(buf);
-	if (!json_is_object(body)) {
-		if (body == NULL)
-			front_error(req, 400, "invalid_request_error", NULL, 0,
-			    "We could not parse the JSON body of your request: "
-			    "%s (line %d, column %d)", jerr.text, jerr.line,
-			    jerr.column);
-		else
-			front_error(req, 400, "invalid_request_error", NULL, 0,
-			    "The request body must be a JSON object");
-		json_decref(body);
+	if (rc != 0) {
+		front_error(req, 400, "invalid_request_error", err.param, 0,
+		    "%s", err.message);
 		return;
 	}
-	if ((stream = front_bool(req, body, "stream")) < 0 ||
-	    (background = front_bool(req, body, "background")) < 0 ||
-	    front_previous(a, req, body) != 0)
+	body = cr.body;
+	stream = cr.stream;
+	background = cr.background;
+	if (front_previous(a, req, body, cr.previous) != 0)
 		goto out;
 	key = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Idempotency-Key");
-	if (key != NULL && (*key == '\0' || strlen(key) > FRONT_KEY_MAX)) {
-		front_error(req, 400, "invalid_request_error", NULL, 0,
-		    "Idempotency-Key must be 1 to %d characters", FRONT_KEY_MAX);
+	if (front_req_key(key, &err) != 0) {
+		front_error(req, 400, "invalid_request_error", err.param, 0,
+		    "%s", err.message);
 		goto out;
 	}
 	text = json_dumps(body, JSON_COMPACT);
@@ -608,25 +560,16 @@ static void
 front_get(struct api *a, struct evhttp_request *req, const char *rid,
     struct evkeyvalq *q, struct apiconn *ac)
 {
-	struct run_view	 v;
-	const char	*s = evhttp_find_header(q, "stream");
-	long long	 after = -1;
-	int		 stream = 0;
+	struct run_view		 v;
+	struct front_req_error	 err;
+	int64_t			 after;
+	int			 stream;
 
-	if (s != NULL) {
-		if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-			stream = 1;
-		else if (strcmp(s, "false") != 0 && strcmp(s, "0") != 0) {
-			front_error(req, 400, "invalid_request_error",
-			    "stream", 0, "stream must be true or false");
-			return;
-		}
-	}
-	if ((s = evhttp_find_header(q, "starting_after")) != NULL &&
-	    util_parse_int(s, -1, INT64_MAX, &after) != 0) {
-		front_error(req, 400, "invalid_request_error",
-		    "starting_after", 0, "starting_after must be an integer "
-		    "sequence number");
+	if (front_req_get(evhttp_find_header(q, "stream"),
+	    evhttp_find_header(q, "starting_after"), &stream, &after,
+	    &err) != 0) {
+		front_error(req, 400, "invalid_request_error", err.param, 0,
+		    "%s", err.message);
 		return;
 	}
 	if (front_view(a, req, rid, &v) != 0)
