@@ -87,6 +87,17 @@ export async function truth(id) {
 
 export const mockStats = () => getJSON(`${MOCK}/mock/stats`);
 
+// The backend runs behind a response: through the front, agent-mock's runs
+// whose Idempotency-Key is agentd's run id (a create agentd repeats after a
+// crash with the same key is the same run, its "creates" counting both);
+// straight at the mock, the run itself.
+export async function backendRuns(id) {
+  const runs = (await getJSON(`${MOCK}/mock/runs`)).runs;
+  if (!FRONT) return runs.filter((r) => r.id === id);
+  const key = id.replace(/^resp_/, 'r_');
+  return runs.filter((r) => r.idempotency_key === key);
+}
+
 // Runs agentd knows (agentctl list --all --json), or the mock's runs.
 export async function runCount() {
   if (FRONT) return JSON.parse(ctl('--json', 'list', '--all')).runs.length;

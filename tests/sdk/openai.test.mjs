@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SDKS, FRONT, DBX, SETUP, client, knobs, truth, mockStats, checkStream, collect,
-  picture, until, sleep, TERMINAL,
+  picture, until, sleep, TERMINAL, backendRuns,
 } from './lib.mjs';
 
 const T = { timeout: 30000 };
@@ -132,7 +132,16 @@ for (const [name, OpenAI] of SDKS) {
     // Idempotent: a second cancel answers the same final response.
     const again = await c.responses.cancel(id);
     assert.equal(again.status, 'cancelled');
-    if (!DBX) assert.ok((await mockStats()).cancels > before, 'the backend saw no cancel');
+    if (!DBX) {
+      const behind = await backendRuns(id);
+      if (behind.length) assert.ok((await mockStats()).cancels > before, 'the backend saw no cancel');
+      // Every backend run behind it was told (a cancel that came before
+      // agentd's create may rightly leave none).
+      await until(async () => {
+        const b = await backendRuns(id);
+        return b.every((x) => x.status === 'cancelled');
+      }, 5000, `the backend runs of ${id} to read cancelled (${JSON.stringify((await backendRuns(id)).map((x) => [x.id, x.status]))})`);
+    }
   });
 
   for (const mode of ['failed', 'error_event']) {
