@@ -7,11 +7,12 @@
 //        [--events 2000] [--interval-ms 0] [--rss-pid PID]
 //
 // --rss-pid: sum the RSS of PID and its child processes (agentd's
-// supervisor and workers) before the creates and every 20 ms while the
-// streams are open; the peak is taken while at least 90% of the streams
-// are open. Prints one JSON line:
+// supervisor and workers) before the creates and every 20 ms while streams
+// are open: rss_during_kb is the peak of the pass, rss_all_open_kb the peak
+// while every stream is open and past its first event (0 if that never
+// held). Prints one JSON line:
 // {"runs","events","seconds","events_per_s","ttfe_p50_ms","ttfe_p99_ms",
-//  "rss_before_kb","rss_during_kb","open_peak","errors"}.
+//  "rss_before_kb","rss_during_kb","rss_all_open_kb","open_peak","errors"}.
 // The openai package comes from tests/sdk/node_modules (npm ci there).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -61,8 +62,13 @@ const client = new OpenAI({ baseURL, apiKey: token, maxRetries: 2, timeout: dead
 let total = 0, open = 0, openPeak = 0, errors = 0, rssDuring = 0;
 const ttfe = [];
 const rssBefore = rssPid ? treeRss(rssPid) : 0;
+let rssAllOpen = 0;
 const sampler = rssPid ? setInterval(() => {
-  if (open >= runs * 0.9) rssDuring = Math.max(rssDuring, treeRss(rssPid));
+  if (open === 0) return;
+  const kb = treeRss(rssPid);
+  rssDuring = Math.max(rssDuring, kb);
+  // Every stream open and past its first event.
+  if (open === runs && ttfe.length === runs) rssAllOpen = Math.max(rssAllOpen, kb);
 }, 20) : null;
 const ac = new AbortController();
 const killer = setTimeout(() => ac.abort(), deadlineMs);
@@ -101,5 +107,6 @@ const pct = (p) => (ttfe.length ? ttfe[Math.min(ttfe.length - 1, Math.ceil(p * t
 console.log(JSON.stringify({
   runs, events: total, seconds: +seconds.toFixed(3), events_per_s: Math.round(total / seconds),
   ttfe_p50_ms: +pct(0.5)?.toFixed(1), ttfe_p99_ms: +pct(0.99)?.toFixed(1),
-  rss_before_kb: rssBefore, rss_during_kb: rssDuring, open_peak: openPeak, errors,
+  rss_before_kb: rssBefore, rss_during_kb: rssDuring, rss_all_open_kb: rssAllOpen,
+  open_peak: openPeak, errors,
 }));

@@ -13,9 +13,16 @@
 #   front: mock_ttfe_p50_ms / mock_ttfe_p99_ms       time to first event (a)
 #   front: agentd_ttfe_p50_ms / agentd_ttfe_p99_ms   (b)
 #   front: agentd_added_p99_ms      (b) p99 - (a) p99
-#   front: agentd_rss_before_kb     supervisor + workers, before the creates
-#   front: agentd_rss_during_kb     peak while >= 90% of the 200 streams are open
-#   front: agentd_rss_per_stream_kb (during - before) / 200
+#   front: agentd_rss_idle_kb       supervisor + workers before the throughput passes
+#   front: agentd_rss_peak_kb       the highest RSS seen in the throughput passes
+#   front: agentd_rss_per_run_busy_kb  median over passes of (peak - RSS at the
+#                                   pass's start) / 200: memory per busy run
+#   front: agentd_rss_before_kb     before a first "hold" pass: 200 slow runs
+#                                   (40 deltas 50 ms apart) held open at once
+#   front: agentd_rss_during_kb     once all 200 streams are open, past their
+#                                   first event
+#   front: agentd_rss_per_stream_kb (during - before) / 200: memory per open
+#                                   client stream
 #   front: errors N                 runs that failed to read to the end, all passes
 # Progress notes go to stderr ("front: ..." lines are the results).
 #
@@ -89,6 +96,15 @@ pass() { # pass NAME URL [--rss-pid PID]
 	note "$name: $(tail -1 "$T/$name.jsonl")"
 }
 
+# Memory per open client stream, first, on the fresh agentd (its RSS does
+# not come back down after a throughput pass): the same number of streams
+# held open on slow runs (40 deltas 50 ms apart), RSS once every one is
+# open and past its first event, minus RSS before.
+node "$top/tests/bench/front-bench.mjs" --base-url "$FRONT_URL" --token "$TOKEN" \
+    --runs "$RUNS" --events 40 --interval-ms 50 --deadline-ms 30000 \
+    --rss-pid "$AGENTD_PID" >"$T/hold.jsonl" 2>>"$T/bench.err"
+note "hold: $(cat "$T/hold.jsonl")"
+
 start=$(date +%s)
 r=1
 while [ "$r" -le "$REPS" ]; do
@@ -100,7 +116,7 @@ while [ "$r" -le "$REPS" ]; do
 done
 [ -s "$T/bench.err" ] && { note "client errors:"; head -5 "$T/bench.err" >&2; }
 
-python3 - "$T/mock.jsonl" "$T/agentd.jsonl" "$RUNS" <<'EOF'
+python3 - "$T/mock.jsonl" "$T/agentd.jsonl" "$RUNS" "$T/hold.jsonl" <<'EOF'
 import json, statistics, sys
 def load(p):
     try:
@@ -118,10 +134,21 @@ for name, xs in (("mock", a), ("agentd", b)):
     out.append((f"{name}_ttfe_p50_ms", med(xs, "ttfe_p50_ms")))
     out.append((f"{name}_ttfe_p99_ms", med(xs, "ttfe_p99_ms")))
 out.append(("agentd_added_p99_ms", round(med(b, "ttfe_p99_ms") - med(a, "ttfe_p99_ms"), 1)))
-before, during = med(b, "rss_before_kb"), med(b, "rss_during_kb")
-out.append(("agentd_rss_before_kb", round(before)))
-out.append(("agentd_rss_during_kb", round(during)))
-out.append(("agentd_rss_per_stream_kb", round((during - before) / runs, 1) if during else 0))
+# Throughput passes: agentd's RSS before the first pass (fresh), and per
+# pass its peak minus its RSS at that pass's start, over the runs.
+out.append(("agentd_rss_idle_kb", b[0]["rss_before_kb"] if b else 0))
+out.append(("agentd_rss_peak_kb", max((x["rss_during_kb"] for x in b), default=0)))
+per = [(x["rss_during_kb"] - x["rss_before_kb"]) / runs for x in b if x["rss_during_kb"]]
+out.append(("agentd_rss_per_run_busy_kb", round(statistics.median(per), 1) if per else 0))
+# The hold pass: every stream open at once, idle.
+h = load(sys.argv[4])
+if h and h[0]["rss_all_open_kb"]:
+    h = h[0]
+    out.append(("agentd_rss_before_kb", h["rss_before_kb"]))
+    out.append(("agentd_rss_during_kb", h["rss_all_open_kb"]))
+    out.append(("agentd_rss_per_stream_kb", round((h["rss_all_open_kb"] - h["rss_before_kb"]) / runs, 1)))
+else:
+    out.append(("agentd_rss_per_stream_kb", "unmeasured"))
 out.append(("events_per_pass", f"{med(a, 'events')}/{med(b, 'events')}"))
 out.append(("repetitions", f"{len(a)}/{len(b)}"))
 out.append(("errors", sum(x["errors"] for x in a + b)))
