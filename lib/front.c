@@ -254,12 +254,19 @@ emit_sse(void *arg, int64_t seq, const char *type, const char *json,
 	evbuffer_add(ff->out, "\n\n", 2);
 }
 
-/* Free a follower (its connection is gone or its reply was sent). */
+/*
+ * Free a follower: its reply was finished (ff->req is NULL then), or its
+ * connection is gone. A client that went away mid-reply leaves evhttp's
+ * request detached from the connection (evcon NULL: on EOF or a timeout
+ * evhttp hands it back to us, unfinished), so it is ours to free.
+ */
 void
 front_follow_free(struct ffollow *ff)
 {
 	struct api	*a = ff->a;
 
+	if (ff->req != NULL && evhttp_request_get_connection(ff->req) == NULL)
+		evhttp_request_free(ff->req);
 	if (ff->ac != NULL)
 		ff->ac->ff = NULL;
 	TAILQ_REMOVE(&a->ffollowers, ff, entry);
@@ -305,6 +312,7 @@ front_follow_end(struct ffollow *ff, const struct run_view *v)
 		front_flush(ff);
 		evhttp_send_reply_end(ff->req);
 	}
+	ff->req = NULL;		/* evhttp's again */
 	front_follow_free(ff);
 }
 
@@ -763,6 +771,7 @@ front_shutdown(struct api *a)
 			front_flush(ff);
 			evhttp_send_reply_end(ff->req);
 		}
+		ff->req = NULL;
 		front_follow_free(ff);
 	}
 }
