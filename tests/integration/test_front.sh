@@ -188,6 +188,16 @@ restart_check() {
 	tc -N -o "$T/$s.r3.sse" "$URL/responses/$S1_RID?stream=true"
 	check "$s: after kill -9 and a restart the replay is byte-identical" \
 	    same_lines "$T/$s.s1.sse" "$T/$s.r3.sse"
+	# Clients gone mid-stream before agentd's clean stop: under ASan or
+	# valgrind, what they left behind is reported then.
+	tc -N --max-time 0.5 -o "$T/$s.cut.sse" -d '{"model":"mock","input":"cut","stream":true,"metadata":{"mock_events":"9","mock_interval_ms":"5","mock_stall_after":"1"}}' \
+	    "$URL/responses" 2>/dev/null
+	tc -N --max-time 0.3 -o /dev/null \
+	    "$URL/responses/$(rid_of "$T/$s.cut.sse")?stream=true" 2>/dev/null
+	api -N --max-time 0.3 -o /dev/null \
+	    "http://x/v1/responses/$(rid_of "$T/$s.cut.sse")?stream=true" 2>/dev/null
+	check "$s: agentd serves after clients cut their streams" \
+	    status_is "$(rid_of "$T/$s.cut.sse")" in_progress
 }
 
 # run_setup NAME MOCK_FLAGS AGENTD_FLAGS [extra function]
@@ -299,6 +309,8 @@ assert set(e) == {"message", "type", "param", "code"} and e["type"] == "invalid_
 	c=$(curl -sS -o /dev/null -w '%{http_code}' \
 	    -H "Authorization: Bearer $(echo "$TOKEN" | cut -c2-)" "$URL/responses/$wrid")
 	check "the token with a byte less: 401" [ "$c" = 401 ]
+	check "a 401 carries x-request-id, as every JSON reply" sh -c \
+	    "curl -sS -D - -o /dev/null '$URL/responses/$wrid' | grep -qi '^x-request-id: req_'"
 	check "the refusals are logged" grep -q 'wrong bearer token' "$T/agentd.log"
 	check "the log holds neither token" sh -c "! grep -qF -e '$TOKEN' -e '$bad' '$T/agentd.log'"
 
@@ -398,7 +410,8 @@ previous_check() {
 	check "previous_response_id reaches the backend as its backend id" \
 	    python3 -c '
 import json, sys
-bodies = [json.loads(json.loads(l)["body"]) for l in open(sys.argv[1])]
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+bodies = [json.loads(r["body"]) for r in reqs if r["method"] == "POST"]
 got = [b.get("previous_response_id") for b in bodies if "previous_response_id" in b]
 assert got and all(g == sys.argv[2] for g in got), (got, sys.argv[2])' \
 	    "$T/cap.jsonl" "$want"
