@@ -90,13 +90,24 @@ front_error(struct evhttp_request *req, int status, const char *type,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	json_t			*o;
-	char			 msg[1024], *text;
+	char			 msg[1024], *text, *p;
 	const char		*reason;
 	va_list			 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/*
+	 * A client's bytes in the message (an id from the path, or one cut
+	 * by %.64s mid-character) need not be UTF-8, and jansson packs only
+	 * UTF-8: mask the bytes that are not ASCII.
+	 */
+	if ((o = json_string(msg)) == NULL) {
+		for (p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	} else
+		json_decref(o);
 	o = json_pack("{s{ss ss so so}}", "error", "message", msg, "type",
 	    type, "param", param != NULL ? json_string(param) : json_null(),
 	    "code", json_null());
