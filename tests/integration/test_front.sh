@@ -351,6 +351,19 @@ assert set(e) == {"message", "type", "param", "code"} and e["type"] == "invalid_
 	check "GET .../cancel: 405" [ "$c" = 405 ]
 	c=$(code /dev/null "$URL/runs")
 	check "/v1/runs is not on the TCP front: 404" [ "$c" = 404 ]
+	# Client bytes that are not UTF-8 in an error message.
+	c=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /v1/responses/resp_\xff\xfe HTTP/1.1\r\nHost: x\r\n"
+          b"Authorization: Bearer " + sys.argv[2].encode() +
+          b"\r\nConnection: close\r\n\r\n")
+print(s.recv(65536).split(b" ")[1].decode())' "$PORT" "$TOKEN" 2>&1)
+	check "a response id with bytes that are not UTF-8: 404" [ "$c" = 404 ]
+	c=$(code "$T/m5.json" -d "$(req m 3 5 ",\"background\":true,\"previous_response_id\":\"resp_$(printf '%058d' 0)\\u00e9\"")" \
+	    "$URL/responses")
+	check "a previous_response_id cut mid-character in the message: 400" \
+	    [ "$c" = 400 ]
 	c=$(code "$T/ok.json" "$URL/responses/$wrid")
 	check "agentd still serves afterwards" sh -c "[ $c = 200 ] &&
 	    [ \"\$(python3 '$here/front_check.py' field '$T/ok.json' status)\" = completed ]"
