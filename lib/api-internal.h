@@ -129,6 +129,7 @@ int	 front_route(struct api *a, struct evhttp_request *req,
 	    const char *path, struct evkeyvalq *q, enum evhttp_cmd_type m,
 	    struct apiconn *ac);
 int	 front_run_id(const char *rid, char *id, size_t idlen);
+void	 front_request_id(struct evhttp_request *req);
 void	 front_follow_free(struct ffollow *ff);
 void	 front_progress(struct api *a, int64_t n);
 void	 front_sweep(struct api *a);

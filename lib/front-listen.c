@@ -85,6 +85,7 @@ listen_error(struct evhttp_request *req, int status, const char *reason,
 	evbuffer_add(b, text, strlen(text));
 	evbuffer_add(b, "\n", 1);
 	free(text);
+	front_request_id(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	evhttp_send_reply(req, status, reason, b);
