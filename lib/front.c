@@ -55,10 +55,11 @@ struct ffollow {
 	int64_t			 after;		/* the client's cursor */
 	int			 wait;		/* answer JSON at the end */
 	int64_t			 last_write;	/* mono ms */
+	struct event		*more_ev;	/* a batch more to send */
 };
 
 /* Add an x-request-id header to the reply. */
-static void
+void
 front_request_id(struct evhttp_request *req)
 {
 	unsigned char	r[8];
