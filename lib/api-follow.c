@@ -47,10 +47,19 @@ follower_event_cb(void *arg, int64_t seq, const char *type, const char *data)
 	return 0;
 }
 
+/*
+ * Free a follower: its reply was finished (f->req is NULL then), or its
+ * connection is gone. A client that went away mid-reply leaves evhttp's
+ * request detached from the connection (on EOF or a timeout evhttp hands
+ * it back unfinished), so it is ours to free.
+ */
 void
 api_follower_free(struct follower *f)
 {
 	struct api	*a = f->a;
+
+	if (f->req != NULL && evhttp_request_get_connection(f->req) == NULL)
+		evhttp_request_free(f->req);
 
 	if (f->ac != NULL)
 		f->ac->f = NULL;
@@ -79,6 +88,7 @@ follower_end(struct follower *f, const char *status)
 	evhttp_send_reply_chunk(f->req, b);
 	evbuffer_free(b);
 	evhttp_send_reply_end(f->req);
+	f->req = NULL;		/* evhttp's again */
 	api_follower_free(f);
 }
 

@@ -691,6 +691,7 @@ api_shutdown(struct api *a)
 	a->shutting_down = 1;
 	while ((f = TAILQ_FIRST(&a->followers)) != NULL) {
 		evhttp_send_reply_end(f->req);
+		f->req = NULL;
 		api_follower_free(f);
 	}
 	front_shutdown(a);

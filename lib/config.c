@@ -356,7 +356,7 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 int
 config_listen_addr(const char *listen, char *host, size_t hostlen, int *port)
 {
-	const char	*colon, *h = "127.0.0.1";
+	const char	*colon, *ptext, *h = "127.0.0.1";
 	size_t		 hl = 9;
 	long long	 p;
 
@@ -369,16 +369,18 @@ config_listen_addr(const char *listen, char *host, size_t hostlen, int *port)
 			return -1;
 		h = listen + 1;
 		hl = (size_t)(end - h);
-		colon = end + 1;
+		ptext = end + 2;
 	} else if ((colon = strrchr(listen, ':')) != NULL) {
 		if (colon != listen) {
 			h = listen;
 			hl = (size_t)(colon - listen);
 		}
+		ptext = colon + 1;
 	} else
-		colon = listen - 1;
-	if (hl == 0 || hl >= hostlen ||
-	    util_parse_int(colon + 1, 1, 65535, &p) != 0)
+		ptext = listen;
+	/* Digits only: util_parse_int would take "+80" or " 80". */
+	if (hl == 0 || hl >= hostlen || *ptext < '0' || *ptext > '9' ||
+	    util_parse_int(ptext, 1, 65535, &p) != 0)
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';

@@ -21,7 +21,7 @@ main(int argc, char **argv)
 	struct agentd_config	 cfg;
 	const char		*key;
 	char			*cause = NULL;
-	int			 worker;
+	int			 worker, rc;
 
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, &worker, &cause)) {
@@ -49,5 +49,10 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	return supervisor_main(&cfg, argv) == 0 ? 0 : 1;
+	rc = supervisor_main(&cfg, argv) == 0 ? 0 : 1;
+	if (cfg.front_token != NULL) {
+		explicit_bzero(cfg.front_token, strlen(cfg.front_token));
+		free(cfg.front_token);
+	}
+	return rc;
 }

@@ -268,6 +268,8 @@ test_config_listen_addr(void **state)
 	assert_int_equal(listen_addr("host:-1", host, &port), -1);
 	assert_int_equal(listen_addr("host:80x", host, &port), -1);
 	assert_int_equal(listen_addr("host: 80", host, &port), -1);
+	assert_int_equal(listen_addr("host:+80", host, &port), -1);
+	assert_int_equal(listen_addr("+80", host, &port), -1);
 	assert_int_equal(listen_addr("0", host, &port), -1);
 	assert_int_equal(listen_addr("99999999999999999999", host, &port), -1);
 	assert_int_equal(listen_addr("[::1]", host, &port), -1);
