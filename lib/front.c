@@ -39,6 +39,7 @@
 #include "xmalloc.h"
 
 #define FRONT_KEEPALIVE_MS	15000	/* a comment at least this often */
+#define FRONT_COALESCE_MS	5	/* gather events this long */
 
 /* One client tailing a run: an SSE stream, or a POST waiting for the end. */
 struct ffollow {
@@ -285,6 +286,7 @@ front_follow_free(struct ffollow *ff)
 	a->nffollowers--;
 	front_stream_free(ff->fs);
 	evbuffer_free(ff->out);
+	event_free(ff->more_ev);
 	free(ff);
 }
 
@@ -340,6 +342,8 @@ front_push(struct ffollow *ff)
 	int			 got;
 
 	bev = evhttp_connection_get_bufferevent(ff->conn);
+	if (evtimer_pending(ff->more_ev, NULL))
+		return;		/* a batch is due anyway */
 	for (;;) {
 		if (!ff->wait && evbuffer_get_length(bufferevent_get_output(
 		    bev)) > FOLLOW_BUF_MAX)
@@ -355,8 +359,17 @@ front_push(struct ffollow *ff)
 		    FOLLOW_BATCH, feed_cb, &fa);
 		ff->bseq = fa.last;
 		front_flush(ff);
-		if (got == FOLLOW_BATCH)
-			continue;
+		if (got == FOLLOW_BATCH) {
+			/*
+			 * More to send: go on after the loop has polled, so
+			 * one follower far behind never holds up the others,
+			 * new requests or the supervisor.
+			 */
+			struct timeval	now = { 0, 0 };
+
+			evtimer_add(ff->more_ev, &now);
+			return;
+		}
 		if (got < 0 || !store_status_terminal(status))
 			return;
 		/* Invariant 1: the end was committed after every event. */
@@ -373,6 +386,15 @@ front_push(struct ffollow *ff)
 		}
 		return;
 	}
+}
+
+/* The next batch for a follower that was far behind. */
+static void
+front_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	front_push(arg);
 }
 
 /*
@@ -407,6 +429,7 @@ front_follow_start(struct api *a, struct evhttp_request *req,
 	ff->after = after;
 	ff->wait = wait;
 	ff->out = evbuffer_new();
+	ff->more_ev = evtimer_new(a->h.base, front_more_cb, ff);
 	front_run_of(v, &fr, &rq);
 	ff->fs = front_stream_new(&fr, emit_sse, ff);
 	json_decref(rq);
@@ -743,10 +766,16 @@ front_progress(struct api *a, int64_t n)
 {
 	struct ffollow	*ff, *next;
 
+	struct timeval	 tv = { 0, FRONT_COALESCE_MS * 1000 };
+
 	for (ff = TAILQ_FIRST(&a->ffollowers); ff != NULL; ff = next) {
 		next = TAILQ_NEXT(ff, entry);
-		if (ff->n == n)
-			front_push(ff);
+		/*
+		 * Coalesce: a worker reports every flush, and a client pays
+		 * per chunk; a few ms gather many events into one write.
+		 */
+		if (ff->n == n && !evtimer_pending(ff->more_ev, NULL))
+			evtimer_add(ff->more_ev, &tv);
 	}
 }
 
