@@ -28,12 +28,19 @@
 
 #define CHUNK_LINE_MAX	1024
 #define HANDOFF_MAX	(64 * 1024)
+/*
+ * A body over --max-body but under this is read and dropped before the
+ * 413: closing a socket with unread bytes resets it, and a client still
+ * sending (undici, the OpenAI SDKs) then loses the answer.
+ */
+#define SWALLOW_MAX	(64ULL * 1024 * 1024)
 #define CONTINUE_100	"HTTP/1.1 100 Continue\r\n\r\n"
 
 enum rg_state {
 	RG_HEAD,	/* looking for the end of a header block */
 	RG_BODY,	/* holding a request until its Content-Length body */
 	RG_CHUNKED,	/* holding a chunked request until its end */
+	RG_SWALLOW,	/* an oversize body: drop it, then refuse */
 	RG_DISCARD	/* refused: drop everything that follows */
 };
 
@@ -59,6 +66,9 @@ struct reqguard {
 	struct event	*timer_ev;	/* a request's time to arrive */
 	int		 timeout_s;
 	uint64_t	 body;		/* RG_CHUNKED: data so far */
+	int		 sw_status;	/* RG_SWALLOW: the refusal to come */
+	const char	*sw_code;
+	char		 sw_why[256];
 };
 
 /* What parsing a header block found. */
@@ -585,7 +595,8 @@ done(struct reqguard *g, struct evbuffer *src, int passed)
 	struct timeval	 tv, later;
 
 	if (g->timer_ev != NULL) {
-		if (g->state == RG_DISCARD || evbuffer_get_length(src) == 0)
+		if (g->state == RG_DISCARD || (evbuffer_get_length(src) ==
+		    0 && g->state != RG_SWALLOW))
 			evtimer_del(g->timer_ev);
 		else if (!evtimer_pending(g->timer_ev, NULL)) {
 			tv.tv_sec = g->timeout_s;
@@ -612,8 +623,13 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	snprintf(why, sizeof why, "the request did not arrive whole within "
 	    "%d s (--api-timeout)", g->timeout_s);
-	refuse(g, bufferevent_get_input(g->under), bufferevent_get_input(g->bev),
-	    408, "request_timeout", why);
+	if (g->state == RG_SWALLOW)
+		refuse(g, bufferevent_get_input(g->under),
+		    bufferevent_get_input(g->bev), g->sw_status, g->sw_code,
+		    g->sw_why);
+	else
+		refuse(g, bufferevent_get_input(g->under),
+		    bufferevent_get_input(g->bev), 408, "request_timeout", why);
 	bufferevent_trigger(g->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 }
 
@@ -635,6 +651,15 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		case RG_DISCARD:
 			evbuffer_drain(src, len);
 			return done(g, src, passed);
+		case RG_SWALLOW:
+			n = len < g->left ? len : (size_t)g->left;
+			evbuffer_drain(src, n);
+			g->left -= n;
+			if (g->left > 0)
+				return done(g, src, passed);
+			refuse(g, src, dst, g->sw_status, g->sw_code,
+			    g->sw_why);
+			return done(g, src, 1);
 		case RG_BODY:
 			if (len - g->head_len < g->left)
 				return done(g, src, passed);
@@ -682,6 +707,17 @@ reqguard_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			return done(g, src, passed);
 		p = evbuffer_pullup(src, (ev_ssize_t)end);
 		head_parse(&h, (const char *)p, end, g->max_body);
+		if (h.status == 413 && h.has_length && !h.chunked &&
+		    !h.expect_continue && h.length <= SWALLOW_MAX) {
+			/* The answer waits until the client sent it all. */
+			evbuffer_drain(src, end);
+			g->state = RG_SWALLOW;
+			g->left = h.length;
+			g->sw_status = h.status;
+			g->sw_code = h.code;
+			snprintf(g->sw_why, sizeof g->sw_why, "%s", h.why);
+			continue;
+		}
 		if (h.status != 0) {
 			refuse(g, src, dst, h.status, h.code, h.why);
 			return done(g, src, 1);

@@ -172,7 +172,7 @@ show("huge header:", send(b"GET /v1/health HTTP/1.1\r\nX: " + b"a" * 100000 + b"
 show("bad request line:", send(b"GET /v1/health\r\n\r\n"))
 show("unknown method:", send(b"BREW /v1/health HTTP/1.1\r\n\r\n"))
 show("transfer coding:", send(b"POST /v1/runs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"))
-show("pipelined:", send(b"GET /v1/health HTTP/1.1\r\n\r\nGET /v2/x HTTP/1.1\r\n\r\nPOST /v1/runs HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", wait=0.5))
+show("pipelined:", send(b"GET /v1/health HTTP/1.1\r\n\r\nGET /v2/x HTTP/1.1\r\n\r\nPOST /v1/runs HTTP/1.1\r\nContent-Length: 99999\r\n\r\n" + b"x" * 99999, wait=0.5))
 PY
 cat "$T/malformed" >&2
 check "garbage bytes: 400 with the JSON error" grep -q '^garbage: HTTP/1.1 400 Bad Request {"error":{"code":"bad_request"' "$T/malformed"
