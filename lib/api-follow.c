@@ -72,6 +72,7 @@ api_follower_free(struct follower *f)
 static void
 follower_end(struct follower *f, const char *status)
 {
+	struct evhttp_request	*req;
 	struct evbuffer	*b = evbuffer_new();
 	json_t		*run, *o;
 	char		*text;
@@ -87,9 +88,11 @@ follower_end(struct follower *f, const char *status)
 	json_decref(run);
 	evhttp_send_reply_chunk(f->req, b);
 	evbuffer_free(b);
-	evhttp_send_reply_end(f->req);
-	f->req = NULL;		/* evhttp's again */
+	req = f->req;
+	/* Detached first: the reply may free the connection, and f with it. */
+	f->req = NULL;
 	api_follower_free(f);
+	evhttp_send_reply_end(req);
 }
 
 /* Send stored events the follower has not seen; end it if terminal. */

@@ -690,9 +690,12 @@ api_shutdown(struct api *a)
 		return;
 	a->shutting_down = 1;
 	while ((f = TAILQ_FIRST(&a->followers)) != NULL) {
-		evhttp_send_reply_end(f->req);
+		struct evhttp_request	*req = f->req;
+
+		/* Detached first: the reply may free the connection. */
 		f->req = NULL;
 		api_follower_free(f);
+		evhttp_send_reply_end(req);
 	}
 	front_shutdown(a);
 }

@@ -305,29 +305,36 @@ front_flush(struct ffollow *ff)
 static void
 front_follow_end(struct ffollow *ff, const struct run_view *v)
 {
+	struct evhttp_request	*req = ff->req;
 	struct front_end	 e;
-	char			*text;
-	size_t			 len;
+	char			*text = NULL, rid[32];
+	size_t			 len = 0;
+	int			 wait = ff->wait;
 
 	if (v != NULL) {
 		front_end_of(v, &e);
 		front_stream_end(ff->fs, &e);
 	}
-	if (ff->wait) {
-		if (v == NULL)
-			front_error(ff->req, 404, "invalid_request_error", NULL,
-			    1, "Response with id 'resp_%s' was deleted.",
-			    ff->id + 2);
-		else {
-			text = front_stream_snapshot(ff->fs, &len);
-			front_json_text(ff->req, text, len);
-		}
-	} else {
+	snprintf(rid, sizeof rid, "%s", ff->id + 2);
+	if (wait && v != NULL)
+		text = front_stream_snapshot(ff->fs, &len);
+	if (!wait)
 		front_flush(ff);
-		evhttp_send_reply_end(ff->req);
-	}
-	ff->req = NULL;		/* evhttp's again */
+	/*
+	 * Detach before the last reply call: on a connection that closes
+	 * after it (HTTP/1.0, Connection: close) evhttp may free the request
+	 * and the connection inside it, whose close callback would then
+	 * free ff a second time.
+	 */
+	ff->req = NULL;
 	front_follow_free(ff);
+	if (wait && v == NULL)
+		front_error(req, 404, "invalid_request_error", NULL, 1,
+		    "Response with id 'resp_%s' was deleted.", rid);
+	else if (wait)
+		front_json_text(req, text, len);
+	else
+		evhttp_send_reply_end(req);
 }
 
 /* Send the events the follower lacks; finish it once the run ended. */
@@ -801,18 +808,24 @@ front_sweep(struct api *a)
 void
 front_shutdown(struct api *a)
 {
-	struct ffollow	*ff;
+	struct evhttp_request	*req;
+	struct ffollow		*ff;
+	char			 rid[32];
+	int			 wait;
 
 	while ((ff = TAILQ_FIRST(&a->ffollowers)) != NULL) {
-		if (ff->wait)
-			front_error(ff->req, 503, "server_error", NULL, 1,
-			    "agentd is restarting; retrieve response resp_%s "
-			    "in a moment", ff->id + 2);
-		else {
+		req = ff->req;
+		wait = ff->wait;
+		snprintf(rid, sizeof rid, "%s", ff->id + 2);
+		if (!wait)
 			front_flush(ff);
-			evhttp_send_reply_end(ff->req);
-		}
-		ff->req = NULL;
+		ff->req = NULL;		/* detached first: see front_follow_end */
 		front_follow_free(ff);
+		if (wait)
+			front_error(req, 503, "server_error", NULL, 1,
+			    "agentd is restarting; retrieve response resp_%s "
+			    "in a moment", rid);
+		else
+			evhttp_send_reply_end(req);
 	}
 }

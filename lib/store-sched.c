@@ -40,9 +40,11 @@ exec_changes(struct store *st, const char *sql, const char *text)
 int
 store_rearm(struct store *st)
 {
+	/* A worker's record of why the run waited ends with its lease. */
 	return exec_changes(st, "UPDATE runs SET lease_owner = NULL, "
-	    "lease_gen = lease_gen + 1, lease_expires = NULL WHERE "
-	    "lease_owner IS NOT NULL OR status IN " ACTIVE_SQL, NULL);
+	    "lease_gen = lease_gen + 1, lease_expires = NULL, wait_reason = "
+	    "NULL, wait_until = NULL, wait_tries = 0 WHERE lease_owner IS NOT "
+	    "NULL OR status IN " ACTIVE_SQL, NULL);
 }
 
 /* Release and fence the leases of a dead worker. */
@@ -50,8 +52,9 @@ int
 store_release_owner(struct store *st, const char *owner)
 {
 	return exec_changes(st, "UPDATE runs SET lease_owner = NULL, "
-	    "lease_gen = lease_gen + 1, lease_expires = NULL WHERE "
-	    "lease_owner = ?", owner);
+	    "lease_gen = lease_gen + 1, lease_expires = NULL, wait_reason = "
+	    "NULL, wait_until = NULL, wait_tries = 0 WHERE lease_owner = ?",
+	    owner);
 }
 
 /*
@@ -86,6 +89,7 @@ store_assign(struct store *st, const char *owner, int64_t expires,
 	    "DESC, n LIMIT ?2", -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store_db(st), "UPDATE runs SET lease_owner = ?, "
 	    "lease_gen = lease_gen + 1, lease_expires = ?, attached_at = ?, "
+	    "wait_reason = NULL, wait_until = NULL, wait_tries = 0, "
 	    "endpoint = CASE WHEN endpoint = '' THEN ? ELSE endpoint END "
 	    "WHERE n = ?", -1, &upd, NULL) != SQLITE_OK)
 		goto fail;

@@ -403,11 +403,13 @@ store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
 			return -1;
 	}
 	util_run_id(id, idlen);
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO runs (id, "
+	/* Invariant 3: a key is never reused (schema 004, run_seq). */
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO runs (n, id, "
 	    "idempotency_key, queue, priority, endpoint, dialect, request, "
 	    "mode, status, created_at, updated_at, batch, custom_id, "
-	    "max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, "
-	    "?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
+	    "max_attempts) VALUES ((SELECT n + 1 FROM run_seq), ?, ?, ?, ?, "
+	    "?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)", -1, &s, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (rn->idempotency_key != NULL)

@@ -146,11 +146,15 @@ sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
 		for (i = 0; i < s->nchildren && c == NULL; i++)
 			if (s->children[i].alive && s->children[i].ready)
 				c = &s->children[i];
-		if (c == NULL || !cancel)
+		if (c == NULL || !cancel || backend_id == NULL)
 			return;
 	}
+	/*
+	 * Without a stored backend id the owner may still know it (a
+	 * cancel that raced the create): it cancels with its own.
+	 */
 	b = json_pack("{sI ss sb}", "n", (json_int_t)n, "id", id, "cancel",
-	    cancel && backend_id != NULL);
+	    cancel);
 	if (backend_id != NULL)
 		json_object_set_new(b, "backend_id", json_string(backend_id));
 	sup_send(c, MSG_DROP, b);

@@ -141,6 +141,16 @@ struct worker {
 	int				 store_down;	/* writes failing */
 	int64_t				 store_down_since;
 	int64_t				 next_req;	/* mono ms: rpm */
+	/*
+	 * Runs dropped because their lease was lost, with the backend id
+	 * they had (perhaps never stored): a cancel that fenced them finds
+	 * the id here when it arrives after the drop.
+	 */
+	struct fenced {
+		int64_t	 n;
+		char	 backend_id[128];
+	}				 fenced[32];
+	int				 nfenced;
 	int64_t				 req_interval;	/* ms, 0 none */
 };
 
@@ -226,6 +236,24 @@ run_free(struct wrun *r)
 	free(r);
 }
 
+/* The run's lease was lost (a cancel, a takeover): remember, then free. */
+static void
+run_lease_lost(struct wrun *r)
+{
+	struct worker	*w = r->w;
+	struct fenced	*f;
+
+	log_info("run %s: lease lost, dropping it", r->id);
+	if (r->backend_id != NULL) {
+		f = &w->fenced[w->nfenced++ % (int)(sizeof w->fenced /
+		    sizeof w->fenced[0])];
+		f->n = r->n;
+		snprintf(f->backend_id, sizeof f->backend_id, "%s",
+		    r->backend_id);
+	}
+	run_free(r);
+}
+
 /* Queue r for the next flush. */
 static void
 run_dirty(struct wrun *r)
@@ -299,8 +327,7 @@ run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms, int http,
 	p.wait_tries = r->retries;
 	switch (store_run_patch(r->w->st, r->n, r->gen, &p)) {
 	case 0:
-		log_info("run %s: lease lost, dropping it", r->id);
-		run_free(r);
+		run_lease_lost(r);
 		return;
 	case 1:
 		r->waiting = 1;
@@ -952,9 +979,7 @@ run_go(struct wrun *r, enum xkind kind)
 			r->held_mark = now;
 			if (store_run_released(w->st, r->n, r->gen, why,
 			    wait > 0 ? util_now_ms() + wait : 0) == 0) {
-				log_info("run %s: lease lost, dropping it",
-				    r->id);
-				run_free(r);
+				run_lease_lost(r);
 				return;
 			}
 		}
@@ -975,8 +1000,7 @@ run_go(struct wrun *r, enum xkind kind)
 		/* The retry is under way: no next try time to show. */
 		p.set_wait = 2;
 		if (store_run_patch(r->w->st, r->n, r->gen, &p) == 0) {
-			log_info("run %s: lease lost, dropping it", r->id);
-			run_free(r);
+			run_lease_lost(r);
 			return;
 		}
 		p.set_wait = 0;
@@ -1304,10 +1328,8 @@ worker_flush(struct worker *w)
 			if (r->backend_id != NULL)
 				p.status = RUN_RUNNING;
 			p.last_event_at = r->last_event_at;
-			if (r->tries_shown && r->retries == 0) {
-				p.set_wait = -1;
-				r->tries_shown = 0;
-			}
+			if (r->tries_shown && r->retries == 0)
+				p.set_wait = -1;	/* see after commit */
 			if ((rc = store_run_patch(w->st, r->n, r->gen, &p))
 			    < 0) {
 				failed = 1;
@@ -1339,10 +1361,11 @@ worker_flush(struct worker *w)
 
 		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
 		r->dirty = 0;
+		if (r->meta_dirty && r->tries_shown && r->retries == 0)
+			r->tries_shown = 0;	/* committed: cleared */
 		r->meta_dirty = 0;
 		if (r->gen == -1) {
-			log_info("run %s: lease lost, dropping it", r->id);
-			run_free(r);
+			run_lease_lost(r);
 			continue;
 		}
 		if (r->npend > 0) {
@@ -1463,19 +1486,37 @@ worker_drop(struct worker *w, json_t *b)
 	struct cancel_ctx	*c;
 	const char		*bid, *id;
 	char			*url;
+	int			 i;
 	json_int_t		 n = json_integer_value(json_object_get(b, "n"));
 
+	bid = json_string_value(json_object_get(b, "backend_id"));
+	id = json_string_value(json_object_get(b, "id"));
+	c = xcalloc(1, sizeof *c);
+	/*
+	 * A cancel that raced the create: the store had no backend id yet,
+	 * but this worker may have it, in the run or in what it dropped.
+	 */
+	if (bid == NULL && (r = run_find(w, n)) != NULL && r->backend_id != NULL)
+		snprintf(c->backend_id, sizeof c->backend_id, "%s",
+		    r->backend_id);
+	for (i = 0; bid == NULL && c->backend_id[0] == '\0' &&
+	    i < (int)(sizeof w->fenced / sizeof w->fenced[0]); i++)
+		if (w->fenced[i].n == n && w->fenced[i].backend_id[0] != '\0')
+			snprintf(c->backend_id, sizeof c->backend_id, "%s",
+			    w->fenced[i].backend_id);
+	if (bid != NULL)
+		snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
 	if ((r = run_find(w, n)) != NULL) {
 		log_info("run %s: released by the supervisor", r->id);
 		run_free(r);
 	}
-	bid = json_string_value(json_object_get(b, "backend_id"));
-	id = json_string_value(json_object_get(b, "id"));
-	if (!json_is_true(json_object_get(b, "cancel")) || bid == NULL)
+	if (!json_is_true(json_object_get(b, "cancel")) ||
+	    c->backend_id[0] == '\0') {
+		free(c);
 		return;
-	c = xcalloc(1, sizeof *c);
+	}
+	bid = c->backend_id;
 	snprintf(c->id, sizeof c->id, "%s", id != NULL ? id : "?");
-	snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
 	memset(&req, 0, sizeof req);
 	url = backend_url(w->cfg->endpoint, w->cfg->paths.cancel, bid, 0, 0);
 	req.method = "POST";

@@ -35,6 +35,10 @@ req() {
 rid_of() {
 	grep -o '"id":"resp_[0-9a-f]*"' "$1" | head -1 | sed 's/.*"\(resp_[0-9a-f]*\)"/\1/'
 }
+# rid_of_post BODY: POST BODY (not a stream) and print the response id.
+rid_of_post() {
+	tc -o "$T/post.json" -d "$1" "$URL/responses" && rid_of "$T/post.json"
+}
 # field FILE PATH
 field() { fc field "$@"; }
 # mock_text RID: the mock's text for the run behind response RID.
@@ -242,6 +246,24 @@ default_extra() {
 		previous_check
 		return ;;
 	esac
+
+	# HTTP/1.0 followers: the reply that ends them also closes their
+	# connection; agentd freed such a follower twice (a crash).
+	r10=$(rid_of_post "$(req "h10" 20 50 ',"background":true')")
+	curl -sS --http1.0 -N --max-time $((20 * SLOW)) \
+	    -H "Authorization: Bearer $TOKEN" -o "$T/h10.sse" \
+	    "$URL/responses/$r10?stream=true&starting_after=1000000"
+	check "HTTP/1.0 follower past the end: agentd survives its end" \
+	    kill -0 "$AGENTD_PID"
+	curl -sS --http1.0 -N --max-time $((20 * SLOW)) \
+	    -H "Authorization: Bearer $TOKEN" -o "$T/h10b.sse" \
+	    -d "$(req "h10b" 400 20 ',"stream":true')" "$URL/responses" &
+	h10=$!
+	wait_for $((5 * SLOW)) grep -q output_text.delta "$T/h10b.sse"
+	tc -o /dev/null -X DELETE "$URL/responses/$(rid_of "$T/h10b.sse")"
+	wait "$h10"
+	check "HTTP/1.0 stream, its response deleted: agentd survives" \
+	    kill -0 "$AGENTD_PID"
 
 	# DELETE, then GET: 404 in OpenAI's shape; an unknown id: 404.
 	c=$(code "$T/del.json" -X DELETE "$URL/responses/$S1_RID")

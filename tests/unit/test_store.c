@@ -657,6 +657,47 @@ test_store_wait_state(void **state)
 	assert_wait(f->st, id, NULL);
 }
 
+/*
+ * Invariant 3 across deletes: a run's key is never given to another run
+ * (SQLite would reuse the newest deleted one, and with it (n, gen)), and
+ * a new lease starts with no wait left from the old one.
+ */
+static void
+test_store_keys_not_reused(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[2], b[2];
+	struct run_patch	 p = RUN_PATCH_INIT;
+	char			 id[32], id2[32];
+	int			 created;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 2), 1);
+	p.status = RUN_COMPLETED;
+	p.finished = 1;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
+	assert_int_equal(store_run_delete(f->st, id), STORE_OK);
+	assert_int_equal(store_run_delete(f->st, id), STORE_NOTFOUND);
+	new_run(f->st, NULL, id2, sizeof id2, &created);
+	assert_int_equal(lease_all(f->st, "w0", b, 2), 1);
+	assert_true(b[0].n > a[0].n);
+	/* The dead run's (n, gen) fences nothing of the new one. */
+	p = (struct run_patch)RUN_PATCH_INIT;
+	p.status = RUN_RUNNING;
+	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 0);
+	/* An active run is not deleted. */
+	assert_int_equal(store_run_delete(f->st, id2), STORE_CONFLICT);
+	/* A worker's wait does not outlive its lease. */
+	p.set_wait = 1;
+	p.wait_reason = WAIT_RETRY_AFTER;
+	p.wait_tries = 2;
+	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 1);
+	assert_int_equal(store_release_owner(f->st, "w0"), 1);
+	assert_int_equal(lease_all(f->st, "w1", b, 2), 1);
+	assert_wait(f->st, id2, NULL);
+	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 0);
+}
+
 int
 main(void)
 {
@@ -674,6 +715,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_abandon_and_resume,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_cancel_and_prune,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_keys_not_reused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_wait_state, setup,
 		    teardown),
