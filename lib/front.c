@@ -779,7 +779,9 @@ front_progress(struct api *a, int64_t n)
 		next = TAILQ_NEXT(ff, entry);
 		/*
 		 * Coalesce: a worker reports every flush, and a client pays
-		 * per chunk; a few ms gather many events into one write.
+		 * per chunk; a few ms gather many events into one write
+		 * (measured: 0, 2, 5 and 20 ms gave ratios 0.72, 0.75, 0.77
+		 * and 0.71 of the SDK's throughput straight from the mock).
 		 */
 		if (ff->n == n && !evtimer_pending(ff->more_ev, NULL))
 			evtimer_add(ff->more_ev, &tv);
