@@ -781,9 +781,10 @@ scenario_front() {
 	BIN=$BIN REPS=$_reps sh "$top/tests/bench/front.sh" >"$T/front.out" 2>"$T/front.err" ||
 	    note "front: tests/bench/front.sh failed: $(tail -3 "$T/front.err")"
 	f() { sed -n "s/^front: $1 //p" "$T/front.out" | head -1; }
-	row "front: events/s read by openai 7.x through agentd / straight from agent-mock" "$(f agentd_events_per_s)" "$(f mock_events_per_s)" ""
-	row "front: time to first event p50/p99 ms, through agentd / straight" "$(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms)" "$(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms)" ""
-	row "front: agentd RSS KB per open client stream" "$(f agentd_rss_per_stream_kb)" "" ""
+	# The "peer" here is the SDK straight from agent-mock: in the cell.
+	row "front: events/s, openai 7.x through agentd (straight from the mock; ratio)" "$(f agentd_events_per_s) ($(f mock_events_per_s); $(f ratio)x)" "n/a" "n/a"
+	row "front: time to first event p50/p99 ms through agentd (straight)" "$(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms) ($(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms))" "n/a" "n/a"
+	row "front: agentd RSS KB per open client stream" "$(f agentd_rss_per_stream_kb)" "n/a" "n/a"
 	result "front: 200 runs x 2,000 deltas read by openai 7.x: through agentd $(f agentd_events_per_s) events/s, straight from agent-mock $(f mock_events_per_s) events/s, ratio $(f ratio); time to first event p50/p99 $(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms) ms through agentd, $(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms) ms straight (p99 added by agentd $(f agentd_added_p99_ms) ms); agentd RSS $(f agentd_rss_before_kb) KB before, $(f agentd_rss_during_kb) KB with the streams open, $(f agentd_rss_per_stream_kb) KB per open stream; $(f errors) client errors (medians of $(f repetitions))"
 }
 
