@@ -88,6 +88,8 @@ int	 api_query_int(struct evhttp_request *req, struct evkeyvalq *q,
 int	 api_valid_name(const char *s, size_t max);
 int	 api_valid_run_id(const char *s);
 struct apiconn *api_conn(struct api *a, struct evhttp_request *req);
+char	*api_refusal(struct api *a, struct evhttp_request *req, int *status,
+	    char *code, size_t codelen, const char **msg);
 /* evhttp's bufferevent for a new connection: the socket behind a guard. */
 struct bufferevent *api_bevcb(struct event_base *base, void *arg);
 /* A run id from a path: "resp_<hex>" (a front response) is "r_<hex>". */

@@ -237,6 +237,28 @@ api_conn(struct api *a, struct evhttp_request *req)
 }
 
 /*
+ * Decode the guard's refusal request req (reqguard.h) into its status,
+ * code (of codelen) and message, and count it. Returns the body, which
+ * *msg may point into: the caller frees it.
+ */
+char *
+api_refusal(struct api *a, struct evhttp_request *req, int *status,
+    char *code, size_t codelen, const char **msg)
+{
+	char	*body;
+	size_t	 len;
+
+	a->refused++;
+	body = api_body(req, &len);
+	if (reqguard_refusal(body, len, status, code, codelen, msg) != 0) {
+		*status = 400;
+		snprintf(code, codelen, "bad_request");
+		*msg = "malformed request";
+	}
+	return body;
+}
+
+/*
  * A request the guard refused in place of the client's (reqguard.h):
  * answer its JSON error, log it, and close the connection.
  */
@@ -245,17 +267,9 @@ api_refused(struct api *a, struct evhttp_request *req, uid_t uid)
 {
 	char		*body, code[64];
 	const char	*msg;
-	size_t		 len;
 	int		 status;
 
-	a->refused++;
-	body = api_body(req, &len);
-	if (reqguard_refusal(body, len, &status, code, sizeof code,
-	    &msg) != 0) {
-		status = 400;
-		snprintf(code, sizeof code, "bad_request");
-		msg = "malformed request";
-	}
+	body = api_refusal(a, req, &status, code, sizeof code, &msg);
 	log_warnx("api: refused a request from uid %ld: %s (HTTP %d)",
 	    (long)uid, msg, status);
 	evhttp_add_header(evhttp_request_get_output_headers(req),

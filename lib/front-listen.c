@@ -109,7 +109,6 @@ front_tcp_route(struct evhttp_request *req, void *arg)
 	struct evkeyvalq	 q;
 	struct apiconn		*ac;
 	char			 peer[80], code[64], *body;
-	size_t			 len;
 	int			 status;
 
 	a->requests++;
@@ -126,14 +125,7 @@ front_tcp_route(struct evhttp_request *req, void *arg)
 	if (path != NULL && strcmp(path, REQGUARD_PATH) == 0 &&
 	    (tok = evhttp_find_header(in, REQGUARD_HEADER)) != NULL &&
 	    strcmp(tok, a->guard_token) == 0) {
-		a->refused++;
-		body = api_body(req, &len);
-		if (reqguard_refusal(body, len, &status, code, sizeof code,
-		    &msg) != 0) {
-			status = 400;
-			snprintf(code, sizeof code, "bad_request");
-			msg = "malformed request";
-		}
+		body = api_refusal(a, req, &status, code, sizeof code, &msg);
 		log_warnx("front: refused a request from %s: %s (HTTP %d)",
 		    peer, msg, status);
 		evhttp_add_header(evhttp_request_get_output_headers(req),

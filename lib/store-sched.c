@@ -549,8 +549,14 @@ out:
 int
 store_run_delete(struct store *st, const char *id)
 {
+	static const char *const del[] = {
+		"DELETE FROM events WHERE run_n = ?1",
+		"DELETE FROM attempts WHERE run_n = ?1",
+		"DELETE FROM runs WHERE n = ?1"
+	};
 	sqlite3_stmt	*s = NULL;
 	int64_t		 n = -1;
+	size_t		 i;
 	int		 active = 0, ret = STORE_ERR;
 
 	if (store_begin(st) != 0)
@@ -569,27 +575,15 @@ store_run_delete(struct store *st, const char *id)
 		ret = n < 0 ? STORE_NOTFOUND : STORE_CONFLICT;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM events WHERE run_n = "
-	    "?1; ", -1, &s, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, n);
-	if (store_step_done(s) != 0)
-		goto out;
-	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM attempts WHERE run_n "
-	    "= ?1", -1, &s, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, n);
-	if (store_step_done(s) != 0)
-		goto out;
-	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM runs WHERE n = ?1",
-	    -1, &s, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, n);
-	if (store_step_done(s) != 0)
-		goto out;
-	sqlite3_finalize(s);
+	for (i = 0; i < sizeof del / sizeof del[0]; i++) {
+		if (sqlite3_prepare_v2(store_db(st), del[i], -1, &s, NULL) !=
+		    SQLITE_OK)
+			goto out;
+		sqlite3_bind_int64(s, 1, n);
+		if (store_step_done(s) != 0)
+			goto out;
+		sqlite3_finalize(s);
+	}
 	s = NULL;
 	if (store_commit(st) != 0)
 		return STORE_ERR;

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "fuzz-host.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -33,61 +34,10 @@ static struct api		*fz_api;
 static char			 fz_dir[] = "/tmp/agentd-fuzz-api-XXXXXX";
 static char			 fz_sock[256];
 
-/* The host's side of the API, doing nothing: there are no workers. */
-static void
-fz_schedule(void *ctx)
-{
-	(void)ctx;
-}
-
-static void
-fz_drop(void *ctx, int64_t n, const char *id, const char *owner,
-    const char *backend_id, int cancel)
-{
-	(void)ctx;
-	(void)n;
-	(void)id;
-	(void)owner;
-	(void)backend_id;
-	(void)cancel;
-}
-
-static void
-fz_stats(void *ctx, struct wstats *out)
-{
-	(void)ctx;
-	memset(out, 0, sizeof *out);
-}
-
-static json_t *
-fz_workers(void *ctx)
-{
-	(void)ctx;
-	return json_array();
-}
-
-static void
-fz_metrics(void *ctx, struct evbuffer *b)
-{
-	(void)ctx;
-	(void)b;
-}
-
-static int
-fz_stopping(void *ctx)
-{
-	(void)ctx;
-	return 0;
-}
-
-static const struct api_host_ops fz_ops = {
-	fz_schedule, fz_drop, fz_stats, fz_workers, fz_metrics, fz_stopping
-};
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char	 db[256], *cause = NULL;
+	char	 db[256];
 
 	(void)argc;
 	(void)argv;
@@ -103,19 +53,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_cfg.socket_path = fz_sock;
 	fz_cfg.max_body = 64 * 1024;
 	fz_cfg.max_conns = 64;
-	memset(&fz_host, 0, sizeof fz_host);
-	fz_host.cfg = &fz_cfg;
-	fz_host.started_ms = util_now_ms();
-	fz_host.base = event_base_new();
-	fz_host.ops = &fz_ops;
-	if ((fz_host.st = store_open(db, &cause)) == NULL) {
-		fprintf(stderr, "fuzz_api: %s\n", cause);
-		abort();
-	}
-	if ((fz_api = api_start(&fz_host, &cause)) == NULL) {
-		fprintf(stderr, "fuzz_api: %s\n", cause);
-		abort();
-	}
+	fz_api = fz_host_start("fuzz_api", &fz_cfg, &fz_host);
 	return 0;
 }
 
@@ -123,10 +61,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fz_turn(int times)
 {
-	int	i;
-
-	for (i = 0; i < times; i++)
-		event_base_loop(fz_host.base, EVLOOP_NONBLOCK);
+	fz_host_turn(&fz_host, times);
 }
 
 int

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "fuzz-host.h"
 #include "api-internal.h"
 #include "config.h"
 #include "front-req.h"
@@ -49,62 +50,6 @@ static char			 fz_sock[256];
 static char			 fz_listen[64];
 static int			 fz_port;
 static char			 fz_last[64] = "resp_0123456789abcdef";
-
-/* The host's side of the API, doing nothing: there are no workers. */
-static void
-fz_schedule(void *ctx)
-{
-	(void)ctx;
-}
-
-/* Drop nothing: no worker holds a run. */
-static void
-fz_drop(void *ctx, int64_t n, const char *id, const char *owner,
-    const char *backend_id, int cancel)
-{
-	(void)ctx;
-	(void)n;
-	(void)id;
-	(void)owner;
-	(void)backend_id;
-	(void)cancel;
-}
-
-/* No worker statistics. */
-static void
-fz_stats(void *ctx, struct wstats *out)
-{
-	(void)ctx;
-	memset(out, 0, sizeof *out);
-}
-
-/* No workers. */
-static json_t *
-fz_workers(void *ctx)
-{
-	(void)ctx;
-	return json_array();
-}
-
-/* No host metrics. */
-static void
-fz_metrics(void *ctx, struct evbuffer *b)
-{
-	(void)ctx;
-	(void)b;
-}
-
-/* Never stopping. */
-static int
-fz_stopping(void *ctx)
-{
-	(void)ctx;
-	return 0;
-}
-
-static const struct api_host_ops fz_ops = {
-	fz_schedule, fz_drop, fz_stats, fz_workers, fz_metrics, fz_stopping
-};
 
 /* A free TCP port on 127.0.0.1 (bound and closed: racy, fine here). */
 static int
@@ -129,7 +74,7 @@ fz_free_port(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char	 db[256], *cause = NULL;
+	char	 db[256];
 
 	(void)argc;
 	(void)argv;
@@ -149,19 +94,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_cfg.max_conns = 64;
 	fz_cfg.listen = fz_listen;
 	fz_cfg.front_token = strdup(FZ_TOKEN);
-	memset(&fz_host, 0, sizeof fz_host);
-	fz_host.cfg = &fz_cfg;
-	fz_host.started_ms = util_now_ms();
-	fz_host.base = event_base_new();
-	fz_host.ops = &fz_ops;
-	if ((fz_host.st = store_open(db, &cause)) == NULL) {
-		fprintf(stderr, "fuzz_front: %s\n", cause);
-		abort();
-	}
-	if ((fz_api = api_start(&fz_host, &cause)) == NULL) {
-		fprintf(stderr, "fuzz_front: %s\n", cause);
-		abort();
-	}
+	fz_api = fz_host_start("fuzz_front", &fz_cfg, &fz_host);
 	return 0;
 }
 
@@ -169,10 +102,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fz_turn(int times)
 {
-	int	i;
-
-	for (i = 0; i < times; i++)
-		event_base_loop(fz_host.base, EVLOOP_NONBLOCK);
+	fz_host_turn(&fz_host, times);
 }
 
 /* An allocated NUL-terminated copy of p (n bytes). */
