@@ -34,6 +34,9 @@ const char config_usage[] =
 "                            /run/agentd/agentd.sock)\n"
 "      --socket-group GROUP  also let members of GROUP use the socket\n"
 "  -w, --workers N           worker processes (default 2)\n"
+"      --worker-nice N       workers run this much nicer than the\n"
+"                            supervisor, 0-19 (default 10): the API and\n"
+"                            its followers go first when CPU is short\n"
 "      --dialect D           openai (default) or databricks\n"
 "      --stale-after SECS    abandon a run with no backend progress for\n"
 "                            this long (default 600)\n"
@@ -83,7 +86,8 @@ enum {
 	OPT_POLL_MAX, OPT_RETRY_MAX, OPT_AT_MOST_ONCE, OPT_CANCEL_ABANDONED,
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
 	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT,
-	OPT_MAX_INFLIGHT, OPT_RPM, OPT_LISTEN, OPT_FRONT_TOKEN_FILE
+	OPT_MAX_INFLIGHT, OPT_RPM, OPT_LISTEN, OPT_FRONT_TOKEN_FILE,
+	OPT_WORKER_NICE
 };
 
 static const struct option longopts[] = {
@@ -92,6 +96,7 @@ static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "workers", required_argument, NULL, 'w' },
+	{ "worker-nice", required_argument, NULL, OPT_WORKER_NICE },
 	{ "dialect", required_argument, NULL, OPT_DIALECT },
 	{ "stale-after", required_argument, NULL, OPT_STALE },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
@@ -153,6 +158,7 @@ config_defaults(struct agentd_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->db_path = "agentd.db";
 	cfg->workers = 2;
+	cfg->worker_nice = 10;
 	cfg->dialect = DIALECT_OPENAI;
 	cfg->stale_after_s = 600;
 	cfg->idle_timeout_s = 60;
@@ -204,6 +210,12 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 			if (num_opt(cause, "workers", optarg, 1, 64, &v) != 0)
 				return CONFIG_ERROR;
 			cfg->workers = (int)v;
+			break;
+		case OPT_WORKER_NICE:
+			if (num_opt(cause, "worker-nice", optarg, 0, 19, &v)
+			    != 0)
+				return CONFIG_ERROR;
+			cfg->worker_nice = (int)v;
 			break;
 		case OPT_DIALECT:
 			if (backend_dialect_parse(optarg, &cfg->dialect) != 0)

@@ -17,6 +17,7 @@ struct agentd_config {
 	struct backend_paths	 paths;
 	const char		*api_key;	/* from the environment */
 	int			 workers;
+	int			 worker_nice;	/* added to the workers' nice */
 	long			 stale_after_s;
 	long			 idle_timeout_s;
 	long			 connect_timeout_s;

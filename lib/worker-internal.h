@@ -34,6 +34,13 @@ struct xfer_loop;
 #define BODY_CAP_ERROR	(64 * 1024)		/* error bodies kept */
 #define BODY_CAP_JSON	(32 * 1024 * 1024)	/* a Response object */
 #define FLUSH_RETRY_MS	200
+/*
+ * One flush transaction takes whole runs until it holds this many events
+ * (the rest go in the next one, after the loop has polled): a commit is
+ * what makes events visible to followers and readers, so a transaction
+ * that grew with the backlog (hundreds of ms) starved every client.
+ */
+#define FLUSH_MAX_EVENTS	4096
 #define STORE_DOWN_RETRY_MS	1000	/* store refused writes: retry */
 #define BUSY_TIMEOUT_MS	250		/* worker waits for a lock this long */
 

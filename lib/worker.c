@@ -185,6 +185,9 @@ worker_flush(struct worker *w)
 	int			 rc, failed = 0;
 	struct run_patch	 p;
 	uint64_t		 nevents = 0;
+	size_t			 nwritten = 0;
+	struct wrun		*last = NULL;
+	int			 more;
 
 	w->flush_armed = 0;
 	if (TAILQ_EMPTY(&w->dirty)) {
@@ -203,6 +206,10 @@ worker_flush(struct worker *w)
 		return;
 	}
 	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
+		if (nwritten >= FLUSH_MAX_EVENTS)
+			break;	/* the rest in the next transaction */
+		last = r;
+		nwritten += r->npend;
 		rc = 1;
 		if (r->npend > 0) {
 			if (r->npend > nsev) {
@@ -264,6 +271,7 @@ worker_flush(struct worker *w)
 	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
 		json_t	*b;
 
+		more = r != last;
 		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
 		r->dirty = 0;
 		if (r->meta_dirty && r->tries_shown && r->retries == 0)
@@ -287,7 +295,11 @@ worker_flush(struct worker *w)
 			worker_send(w, MSG_DONE, b);
 			run_free(r);
 		}
+		if (!more)
+			break;
 	}
+	if (!TAILQ_EMPTY(&w->dirty))
+		worker_flush_soon(w, 0);
 }
 
 static void
@@ -533,6 +545,15 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 	snprintf(role, sizeof role, "worker/%d", instance);
 	log_setrole(role);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Ingestion yields the CPU to the supervisor, which answers the API
+	 * and feeds followers (measured: README, "Performance"). Nothing
+	 * waits on it but throughput, which is buffered end to end.
+	 */
+	errno = 0;
+	if (cfg->worker_nice > 0 && nice(cfg->worker_nice) == -1 &&
+	    errno != 0)
+		log_warn("nice %d", cfg->worker_nice);
 	w.cfg = cfg;
 	w.instance = instance;
 	if (cfg->requests_per_minute > 0)

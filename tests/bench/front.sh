@@ -81,7 +81,7 @@ MOCK_URL=http://127.0.0.1:$(cat "$T/mock.port")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 AGENTD_FRONT_TOKEN=$TOKEN "$BIN/agentd" --db "$T/agentd.db" --socket "$T/agentd.sock" \
-    --endpoint "$MOCK_URL/v1" --listen "127.0.0.1:$port" -q >"$T/agentd.log" 2>&1 &
+    --endpoint "$MOCK_URL/v1" --listen "127.0.0.1:$port" -q ${AGENTD_ARGS:-} >"$T/agentd.log" 2>&1 &
 AGENTD_PID=$!
 FRONT_URL=http://127.0.0.1:$port/v1
 wait_for 10 curl -s -o /dev/null "$FRONT_URL/responses/x" ||

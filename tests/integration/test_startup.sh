@@ -27,6 +27,12 @@ check "second agentd on the same socket: exit 1" \
     [ "$(agentd_rc --db "$T/other.db" --socket "$SOCK" --endpoint "$MOCK_URL/v1")" -eq 1 ]
 check "second agentd: says the socket is served" grep -q "another agentd is serving" "$T/out"
 check "first agentd still serves" ctl status
+# Workers run nicer than the supervisor (--worker-nice, default 10).
+nice_of() { awk '{ sub(/.*\) /, ""); print $17 }' "/proc/$1/stat"; }
+wpid=$(pgrep -P "$AGENTD_PID" | head -1)
+check "workers are 10 nicer than the supervisor" \
+    [ "$(( $(nice_of "$wpid") - $(nice_of "$AGENTD_PID") ))" -eq 10 ]
+check "--worker-nice 20: exit 2" [ "$(agentd_rc --endpoint http://x --worker-nice 20)" -eq 2 ]
 kill_agentd 9
 check "stale socket file from a dead agentd is replaced" sh -c "
     '$BIN/agentd' --db '$DB' --socket '$SOCK' --endpoint '$MOCK_URL/v1' >>'$T/agentd.log' 2>&1 &

@@ -39,6 +39,7 @@ test_config_defaults(void **state)
 	assert_string_equal(cfg.endpoint, "http://h:1/v1");
 	assert_string_equal(cfg.db_path, "agentd.db");
 	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.worker_nice, 10);
 	assert_int_equal(cfg.stale_after_s, 600);
 	assert_int_equal(cfg.idle_timeout_s, 60);
 	assert_int_equal(cfg.poll_interval_s, 2);
@@ -60,8 +61,9 @@ test_config_options(void **state)
 	    "--stale-after", "30", "--dialect", "databricks", "--at-most-once",
 	    "--path-retrieve", "/r/{id}", "--max-inflight", "5",
 	    "--requests-per-minute", "120", "-s", "/tmp/s", "--worker", "3",
-	    "-vv", NULL), CONFIG_OK);
+	    "-vv", "--worker-nice", "0", NULL), CONFIG_OK);
 	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.worker_nice, 0);
 	assert_int_equal(cfg.stale_after_s, 30);
 	assert_int_equal(cfg.dialect, DIALECT_DATABRICKS);
 	assert_int_equal(cfg.at_most_once, 1);
@@ -109,6 +111,10 @@ test_config_bad_input(void **state)
 	expect_error("--workers must be a whole number from 1 to 64, not '0'",
 	    "-e", "http://x", "-w", "0", NULL);
 	expect_error("not 'abc'", "-e", "http://x", "--stale-after", "abc",
+	    NULL);
+	expect_error("--worker-nice must be a whole number from 0 to 19, "
+	    "not '20'", "-e", "http://x", "--worker-nice", "20", NULL);
+	expect_error("not '-1'", "-e", "http://x", "--worker-nice", "-1",
 	    NULL);
 	expect_error("not '5s'", "-e", "http://x", "--idle-timeout", "5s",
 	    NULL);

@@ -5,6 +5,7 @@
  * abandonment, resume, cancel, prune, a run's JSON, pagination.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,6 +699,64 @@ test_store_keys_not_reused(void **state)
 	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 0);
 }
 
+/*
+ * A write waiting for another process's lock gets it as soon as the lock
+ * is released, not at the end of one of SQLite's default sleeps (which
+ * grow to 100 ms: the supervisor was seen asleep 0.5 s at a time behind
+ * the workers' commits, feeding no client meanwhile).
+ */
+static void
+test_store_lock_wait_is_short(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*other;
+	char		*cause = NULL;
+	int		 p[2];
+	int64_t		 released = 0, got;
+	pid_t		 pid;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		other = store_open(f->db, &cause);
+		if (other == NULL || store_begin(other) != 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		/* Past SQLite's short sleeps: its next would be 100 ms. */
+		usleep(330 * 1000);
+		store_commit(other);
+		released = util_mono_ms();
+		if (write(p[1], &released, sizeof released) !=
+		    (ssize_t)sizeof released)
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(p[0], (char[1]){ 0 }, 1), 1);
+	store_set_busy_timeout(f->st, 5000);
+	assert_int_equal(store_begin(f->st), 0);
+	got = util_mono_ms();
+	store_rollback(f->st);
+	assert_int_equal(read(p[0], &released, sizeof released),
+	    (ssize_t)sizeof released);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	/* Ours retries every 200 us; SQLite's own would be ~100 ms late. */
+	assert_true(got - released < 40);
+	/* And a timeout still ends the wait: short here. */
+	other = store_open(f->db, &cause);
+	assert_non_null(other);
+	assert_int_equal(store_begin(other), 0);
+	store_set_busy_timeout(f->st, 50);
+	released = util_mono_ms();
+	assert_int_not_equal(store_begin(f->st), 0);
+	got = util_mono_ms() - released;
+	assert_true(got >= 45 && got < 1000);
+	store_rollback(other);
+	store_close(other);
+}
+
 int
 main(void)
 {
@@ -724,6 +783,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_pagination, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_lock_wait_is_short,
+		    setup, teardown),
 	};
 
 	log_init("test", 0);
