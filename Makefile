@@ -5,7 +5,7 @@
 
 PKGS	 = libcurl sqlite3 libevent jansson
 DEBS	 = libcurl4-openssl-dev libsqlite3-dev libevent-dev libjansson-dev \
-	   libcmocka-dev pkg-config sqlite3 curl python3
+	   libcmocka-dev pkg-config sqlite3 curl python3 postgresql libpq-dev
 
 CC	?= cc
 OPT	?= -O2 -g
