@@ -3,7 +3,7 @@
 # installs the Debian packages. SANITIZE=1 builds with ASan+UBSan into
 # build-asan/ (binaries in build-asan/bin/).
 
-PKGS	 = libcurl sqlite3 libevent jansson
+PKGS	 = libcurl sqlite3 libevent jansson libpq
 DEBS	 = libcurl4-openssl-dev libsqlite3-dev libevent-dev libjansson-dev \
 	   libcmocka-dev pkg-config sqlite3 curl python3 postgresql libpq-dev
 
@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # agentctl runs once per command, so it links only what it uses: jansson,
 # and SQLite for working on the store while agentd is down (offline.c).
-CTL_LIBS   := $(shell pkg-config --libs sqlite3 jansson 2>/dev/null)
+CTL_LIBS   := $(shell pkg-config --libs sqlite3 jansson libpq 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS	+= -std=c11 $(OPT) $(WARN) $(SANFLAGS)
@@ -38,11 +38,12 @@ LDFLAGS	+= $(SANFLAGS)
 LDLIBS	+= $(PKG_LIBS) -lm
 
 LIB_SRCS   = $(sort $(wildcard lib/*.c))
-LIB_OBJS   = $(LIB_SRCS:%.c=$(B)/%.o) $(B)/schema_sql.o
+LIB_OBJS   = $(LIB_SRCS:%.c=$(B)/%.o) $(B)/schema_sql.o $(B)/schema_pg_sql.o
 AGENTD_SRCS = $(sort $(wildcard cmd/agentd/*.c))
 CTL_SRCS   = $(sort $(wildcard cmd/agentctl/*.c))
 MOCK_SRCS  = $(sort $(wildcard cmd/agent-mock/*.c))
 SCHEMA	   = $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
+SCHEMA_PG  = $(sort $(wildcard schema/pg/[0-9][0-9][0-9]_*.sql))
 UNIT_SRCS  = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
@@ -66,6 +67,12 @@ $(B)/schema_sql.c: $(SCHEMA) tests/gen-schema.sh | $(B)/lib
 	sh tests/gen-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/schema_pg_sql.c: $(SCHEMA_PG) tests/gen-schema.sh | $(B)/lib
+	SCHEMA_ARRAY=schema_pg_migrations sh tests/gen-schema.sh $(SCHEMA_PG) > $@.tmp && mv $@.tmp $@
+
+$(B)/schema_pg_sql.o: $(B)/schema_pg_sql.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/libagentd.a: $(LIB_OBJS)

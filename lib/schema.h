@@ -12,5 +12,7 @@ struct schema_migration {
 };
 
 extern const struct schema_migration schema_migrations[];
+/* schema/pg/NNN_*.sql: the PostgreSQL store's. */
+extern const struct schema_migration schema_pg_migrations[];
 
 #endif

@@ -14,6 +14,9 @@
 #define ACTIVE_SQL	"('pending','starting','running')"
 
 sqlite3	*store_db(struct store *st);
+/* The PostgreSQL engine behind st, or NULL for SQLite (store-pg.h). */
+struct pgstore;
+struct pgstore *store_pg(struct store *st);
 /* Inside a write transaction: insert or find by idempotency key. */
 int	 store_run_insert_txn(struct store *st, const struct run_new *rn,
 	    char *id, size_t idlen, int *created);

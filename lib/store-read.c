@@ -13,6 +13,7 @@
 #include "log.h"
 #include "store.h"
 #include "store-internal.h"
+#include "store-pg.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -301,6 +302,9 @@ store_run_json(struct store *st, const char *id)
 	char		 sql[2048];
 	int		 mi = store_max_inflight(st);
 
+	if (store_pg(st) != NULL)
+		return pgs_run_json(store_pg(st), id);
+
 	snprintf(sql, sizeof sql, "SELECT " RUN_COLS RUN_FROM " WHERE r.id = ?",
 	    mi);
 	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
@@ -318,6 +322,9 @@ store_run_n(struct store *st, const char *id)
 {
 	sqlite3_stmt	*s = NULL;
 	int64_t		 n = -1;
+
+	if (store_pg(st) != NULL)
+		return pgs_run_n(store_pg(st), id);
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT n FROM runs WHERE id = ?", -1,
 	    &s, NULL) != SQLITE_OK)
@@ -343,6 +350,10 @@ store_run_list(struct store *st, const char *status, const char *queue,
 	char		*last = NULL, sql[2048];
 	int64_t		 after_n = INT64_MAX;
 	int		 rc, count = 0, i = 1, mi = store_max_inflight(st);
+
+	if (store_pg(st) != NULL)
+		return pgs_run_list(store_pg(st), status, queue, since, after,
+		    limit, len, cause);
 
 	if (after != NULL && *after != '\0') {
 		if ((after_n = store_run_n(st, after)) < 0) {
@@ -405,6 +416,9 @@ store_events_each(struct store *st, int64_t n, int64_t after, int limit,
 	sqlite3_stmt	*s = NULL;
 	int		 rc, count = 0;
 
+	if (store_pg(st) != NULL)
+		return pgs_events_each(store_pg(st), n, after, limit, cb, arg);
+
 	if (sqlite3_prepare_v2(store_db(st), "SELECT seq, type, data FROM events "
 	    "WHERE run_n = ? AND seq > ? ORDER BY seq LIMIT ?", -1, &s,
 	    NULL) != SQLITE_OK)
@@ -455,6 +469,10 @@ store_events_json(struct store *st, const char *id, int64_t after,
 	json_t			*o;
 	int			 count;
 
+	if (store_pg(st) != NULL)
+		return pgs_events_json(store_pg(st), id, after, limit, raw,
+		    next);
+
 	if ((n = store_run_n(st, id)) < 0)
 		return NULL;
 	a.arr = json_array();
@@ -475,6 +493,9 @@ store_result_json(struct store *st, const char *id)
 {
 	sqlite3_stmt	*s = NULL;
 	json_t		*o = NULL, *resp = NULL;
+
+	if (store_pg(st) != NULL)
+		return pgs_result_json(store_pg(st), id);
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT id, status, output_text, "
 	    "response, error_status, error_message, error_body FROM runs "
@@ -504,6 +525,9 @@ store_counts_json(struct store *st)
 	sqlite3_stmt	*s = NULL;
 	json_t		*o = json_object();
 
+	if (store_pg(st) != NULL)
+		return pgs_counts_json(store_pg(st));
+
 	if (sqlite3_prepare_v2(store_db(st), "SELECT status, count(*) FROM runs "
 	    "GROUP BY status", -1, &s, NULL) != SQLITE_OK)
 		return o;
@@ -521,6 +545,9 @@ store_run_state(struct store *st, int64_t n, char *status, size_t len,
 {
 	sqlite3_stmt	*s = NULL;
 	int		 ret = -1;
+
+	if (store_pg(st) != NULL)
+		return pgs_run_state(store_pg(st), n, status, len, last_seq);
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT status, last_seq FROM runs "
 	    "WHERE n = ?", -1, &s, NULL) != SQLITE_OK)
@@ -541,6 +568,9 @@ store_count_events(struct store *st)
 {
 	sqlite3_stmt	*s = NULL;
 	int64_t		 c = 0;
+
+	if (store_pg(st) != NULL)
+		return pgs_count_events(store_pg(st));
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT coalesce(sum(event_count), 0) "
 	    "FROM runs", -1, &s, NULL) != SQLITE_OK)
@@ -564,6 +594,9 @@ store_waiting_json(struct store *st)
 	char		 sql[1600];
 	int64_t		 retrying = 0;
 	int		 mi = store_max_inflight(st);
+
+	if (store_pg(st) != NULL)
+		return pgs_waiting_json(store_pg(st));
 
 	json_object_set_new(o, "reasons", reasons);
 	if (sqlite3_prepare_v2(store_db(st), "SELECT wait_reason, count(*), "
@@ -613,6 +646,9 @@ store_run_view(struct store *st, const char *id, struct run_view *v)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc, ret = -1;
+
+	if (store_pg(st) != NULL)
+		return pgs_run_view(store_pg(st), id, v);
 
 	memset(v, 0, sizeof *v);
 	if (sqlite3_prepare_v2(store_db(st), "SELECT n, id, status, request, "

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "store.h"
 #include "store-internal.h"
+#include "store-pg.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -40,6 +41,8 @@ exec_changes(struct store *st, const char *sql, const char *text)
 int
 store_rearm(struct store *st)
 {
+	if (store_pg(st) != NULL)
+		return pgs_rearm(store_pg(st));
 	/* A worker's record of why the run waited ends with its lease. */
 	return exec_changes(st, "UPDATE runs SET lease_owner = NULL, "
 	    "lease_gen = lease_gen + 1, lease_expires = NULL, wait_reason = "
@@ -51,6 +54,8 @@ store_rearm(struct store *st)
 int
 store_release_owner(struct store *st, const char *owner)
 {
+	if (store_pg(st) != NULL)
+		return pgs_release_owner(store_pg(st), owner);
 	return exec_changes(st, "UPDATE runs SET lease_owner = NULL, "
 	    "lease_gen = lease_gen + 1, lease_expires = NULL, wait_reason = "
 	    "NULL, wait_until = NULL, wait_tries = 0 WHERE lease_owner = ?",
@@ -69,6 +74,9 @@ store_assign(struct store *st, const char *owner, int64_t expires,
 	sqlite3_stmt	*sel = NULL, *upd = NULL;
 	int		 count = 0, rc;
 	int64_t		 now = util_now_ms();
+
+	if (store_pg(st) != NULL)
+		return pgs_assign(store_pg(st), owner, expires, out, max);
 
 	if (max <= 0)
 		return 0;
@@ -135,6 +143,9 @@ store_inflight(struct store *st)
 	sqlite3_stmt	*s = NULL;
 	int		 c = -1;
 
+	if (store_pg(st) != NULL)
+		return pgs_inflight(store_pg(st));
+
 	if (sqlite3_prepare_v2(store_db(st), "SELECT count(*) FROM runs WHERE "
 	    "lease_owner IS NOT NULL AND status IN " ACTIVE_SQL, -1, &s,
 	    NULL) != SQLITE_OK)
@@ -179,6 +190,9 @@ int
 store_attempt_end(struct store *st, int64_t n, const char *status,
     int error_status, const char *error_message)
 {
+	if (store_pg(st) != NULL)
+		return pgs_attempt_end(store_pg(st), n, status, error_status,
+		    error_message);
 	return attempt_record(st, n, status, error_status, error_message,
 	    util_now_ms());
 }
@@ -197,6 +211,10 @@ store_run_retry(struct store *st, int64_t n, int64_t gen, const char *status,
 	int64_t		 now = util_now_ms();
 	char		*msg;
 	int		 rc;
+
+	if (store_pg(st) != NULL)
+		return pgs_run_retry(store_pg(st), n, gen, status,
+		    error_status, error_message, delay_ms);
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT 1 FROM runs WHERE n = ?1 AND "
 	    "(?2 < 0 OR lease_gen = ?2)", -1, &s, NULL) != SQLITE_OK)
@@ -252,6 +270,9 @@ store_renew(struct store *st, const char *owner, int64_t expires)
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
 
+	if (store_pg(st) != NULL)
+		return pgs_renew(store_pg(st), owner, expires);
+
 	if (sqlite3_prepare_v2(store_db(st), "UPDATE runs SET lease_expires = ? "
 	    "WHERE lease_owner = ?", -1, &s, NULL) != SQLITE_OK)
 		return -1;
@@ -280,6 +301,10 @@ store_abandon_stale(struct store *st, int64_t now, int64_t stale_ms,
 	}		*v = NULL;
 	size_t		 nv = 0, i;
 	char		 reason[128];
+
+	if (store_pg(st) != NULL)
+		return pgs_abandon_stale(store_pg(st), now, stale_ms,
+		    retry_ms, cb, arg);
 
 	if (store_begin(st) != 0)
 		return -1;
@@ -366,6 +391,9 @@ store_resume(struct store *st, const char *id, const char **msg)
 	char		 status[32];
 	int		 has_backend;
 
+	if (store_pg(st) != NULL)
+		return pgs_resume(store_pg(st), id, msg);
+
 	if (store_begin(st) != 0)
 		return STORE_ERR;
 	if (sqlite3_prepare_v2(store_db(st), "SELECT status, backend_id IS NOT NULL "
@@ -425,6 +453,9 @@ store_resume_stale(struct store *st)
 	const char	*msg;
 	int		 rc;
 
+	if (store_pg(st) != NULL)
+		return pgs_resume_stale(store_pg(st));
+
 	if (sqlite3_prepare_v2(store_db(st), "SELECT id FROM runs WHERE status = "
 	    "'abandoned' ORDER BY n", -1, &s, NULL) != SQLITE_OK) {
 		json_decref(ids);
@@ -451,6 +482,10 @@ store_cancel(struct store *st, const char *id, int64_t *n, char **owner,
 	sqlite3_stmt	*s = NULL;
 	int		 rc, ret = STORE_ERR;
 	int64_t		 now = util_now_ms();
+
+	if (store_pg(st) != NULL)
+		return pgs_cancel(store_pg(st), id, n, owner, backend_id,
+		    endpoint, msg);
 
 	*owner = *backend_id = *endpoint = NULL;
 	if (store_begin(st) != 0)
@@ -514,6 +549,9 @@ store_prune(struct store *st, int64_t cutoff)
 	sqlite3_stmt	*s = NULL;
 	int		 count = -1;
 
+	if (store_pg(st) != NULL)
+		return pgs_prune(store_pg(st), cutoff);
+
 	if (store_begin(st) != 0)
 		return -1;
 	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM events WHERE run_n IN "
@@ -549,6 +587,8 @@ out:
 int
 store_run_delete(struct store *st, const char *id)
 {
+	if (store_pg(st) != NULL)
+		return pgs_run_delete(store_pg(st), id);
 	static const char *const del[] = {
 		"DELETE FROM events WHERE run_n = ?1",
 		"DELETE FROM attempts WHERE run_n = ?1",

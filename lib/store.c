@@ -19,6 +19,7 @@
 #include "schema.h"
 #include "store.h"
 #include "store-internal.h"
+#include "store-pg.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -34,6 +35,7 @@ struct store {
 	sqlite3_stmt	*begin;
 	sqlite3_stmt	*commit;
 	int		 in_txn;
+	struct pgstore	*pg;		/* the PostgreSQL engine, or NULL */
 	int		 busy_ms;	/* how long a write waits for a lock */
 	int64_t		 busy_since;	/* mono ms: this wait's start */
 };
@@ -189,7 +191,15 @@ store_open(const char *path, char **cause)
 	sqlite3		*db = NULL;
 	char		*err = NULL;
 	int		 rc;
+	struct pgstore	*pg;
 
+	if (store_is_pg(path)) {
+		if ((pg = pgs_open(path, cause)) == NULL)
+			return NULL;
+		st = xcalloc(1, sizeof *st);
+		st->pg = pg;
+		return st;
+	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -248,7 +258,18 @@ store_open(const char *path, char **cause)
 void
 store_set_busy_timeout(struct store *st, int ms)
 {
+	if (store_pg(st) != NULL) {
+		pgs_set_busy_timeout(store_pg(st), ms);
+		return;
+	}
 	st->busy_ms = ms;
+}
+
+/* The PostgreSQL engine of st, or NULL: SQLite. */
+struct pgstore *
+store_pg(struct store *st)
+{
+	return st != NULL ? st->pg : NULL;
 }
 
 /* The database handle, for store extensions (batch.c). */
@@ -264,6 +285,11 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->pg != NULL) {
+		pgs_close(st->pg);
+		free(st);
+		return;
+	}
 	sqlite3_finalize(st->ins_event);
 	sqlite3_finalize(st->upd_cursor);
 	sqlite3_finalize(st->sel_gen);
@@ -298,6 +324,8 @@ store_step_done(sqlite3_stmt *s)
 int
 store_begin(struct store *st)
 {
+	if (store_pg(st) != NULL)
+		return pgs_begin(store_pg(st));
 	if (store_step_done(st->begin) != 0) {
 		store_err(st, "begin");
 		return -1;
@@ -310,6 +338,8 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
+	if (store_pg(st) != NULL)
+		return pgs_commit(store_pg(st));
 	if (store_step_done(st->commit) != 0) {
 		store_err(st, "commit");
 		store_rollback(st);
@@ -323,6 +353,10 @@ store_commit(struct store *st)
 void
 store_rollback(struct store *st)
 {
+	if (store_pg(st) != NULL) {
+		pgs_rollback(store_pg(st));
+		return;
+	}
 	if (sqlite3_get_autocommit(st->db) == 0)
 		exec_sql(st->db, "ROLLBACK", NULL);
 	st->in_txn = 0;
@@ -357,6 +391,9 @@ store_row_load(struct store *st, int64_t n, int64_t gen, struct run_row *r)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc, ret = -1;
+
+	if (store_pg(st) != NULL)
+		return pgs_row_load(store_pg(st), n, gen, r);
 
 	memset(r, 0, sizeof *r);
 	if (sqlite3_prepare_v2(st->db, "SELECT id, endpoint, dialect, "
@@ -472,6 +509,9 @@ int
 store_run_insert(struct store *st, const struct run_new *rn, char *id,
     size_t idlen, int *created, char **cause)
 {
+	if (store_pg(st) != NULL)
+		return pgs_run_insert(store_pg(st), rn, id, idlen, created,
+		    cause);
 	if (store_begin(st) != 0) {
 		xasprintf(cause, "store busy: %s", sqlite3_errmsg(st->db));
 		return -1;
@@ -507,6 +547,10 @@ store_events_append(struct store *st, int64_t n, int64_t gen,
 	sqlite3_stmt	*s;
 	size_t		 i;
 	int		 added = 0, rc;
+
+	if (store_pg(st) != NULL)
+		return pgs_events_append(store_pg(st), n, gen, ev, nev,
+		    last_seq, now);
 
 	s = st->sel_gen;
 	sqlite3_bind_int64(s, 1, n);
@@ -574,6 +618,9 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 	char		 sql[1024] = "UPDATE runs SET updated_at = ?";
 	sqlite3_stmt	*s = NULL;
 	int		 i = 1, ret = -1;
+
+	if (store_pg(st) != NULL)
+		return pgs_run_patch(store_pg(st), n, gen, p);
 
 	if (p->status != NULL)
 		patch_col(sql, sizeof sql, "status");
@@ -671,6 +718,9 @@ store_run_released(struct store *st, int64_t n, int64_t gen,
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
 
+	if (store_pg(st) != NULL)
+		return pgs_run_released(store_pg(st), n, gen, reason, until);
+
 	if (sqlite3_prepare_v2(st->db, "UPDATE runs SET released_at = ?, "
 	    "wait_reason = ?, wait_until = ? WHERE n = ? AND lease_gen = ?",
 	    -1, &s, NULL) != SQLITE_OK)
@@ -697,6 +747,9 @@ store_delta_text(struct store *st, int64_t n)
 	sqlite3_stmt	*s = NULL;
 	char		*text = NULL;
 
+	if (store_pg(st) != NULL)
+		return pgs_delta_text(store_pg(st), n);
+
 	if (sqlite3_prepare_v2(st->db, "SELECT group_concat(d, '') FROM "
 	    "(SELECT json_extract(data, '$.delta') AS d FROM events WHERE "
 	    "run_n = ? AND type = 'response.output_text.delta' ORDER BY seq)",
@@ -715,6 +768,9 @@ store_caps_get(struct store *st, const char *endpoint, struct endpoint_caps *c)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
+
+	if (store_pg(st) != NULL)
+		return pgs_caps_get(store_pg(st), endpoint, c);
 
 	c->background = c->stream = c->resume = -1;
 	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(background, -1), "
@@ -741,6 +797,9 @@ store_caps_set(struct store *st, const char *endpoint, const char *what,
 	char		 sql[256];
 	int		 rc;
 
+	if (store_pg(st) != NULL)
+		return pgs_caps_set(store_pg(st), endpoint, what, value);
+
 	if (strcmp(what, "background") != 0 && strcmp(what, "stream") != 0 &&
 	    strcmp(what, "resume") != 0)
 		return -1;
@@ -761,6 +820,10 @@ store_caps_set(struct store *st, const char *endpoint, const char *what,
 void
 store_set_endpoint(struct store *st, const char *endpoint)
 {
+	if (store_pg(st) != NULL) {
+		pgs_set_endpoint(store_pg(st), endpoint);
+		return;
+	}
 	free(st->endpoint);
 	st->endpoint = endpoint != NULL ? xstrdup(endpoint) : NULL;
 }
@@ -776,6 +839,10 @@ store_endpoint(struct store *st)
 void
 store_set_max_inflight(struct store *st, int max)
 {
+	if (store_pg(st) != NULL) {
+		pgs_set_max_inflight(store_pg(st), max);
+		return;
+	}
 	st->max_inflight = max > 0 ? max : 0;
 }
 

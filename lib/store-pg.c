@@ -1,0 +1,380 @@
+/*
+ * The PostgreSQL engine of the run store (see store-pg.h): the connection,
+ * the schema migrations under an advisory lock, transactions and the
+ * helpers the other store-pg*.c files build on. A conninfo may carry a
+ * password (agentd refuses one on argv; a file or $AGENTD_DB may): it is
+ * never logged, and neither is anything libpq says that could hold it.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "schema.h"
+#include "store-pg.h"
+#include "xmalloc.h"
+
+/* Every host migrating an empty database takes this lock first. */
+#define PG_MIGRATE_LOCK	"SELECT pg_advisory_lock(7364297125)"
+#define PG_MIGRATE_UNLOCK "SELECT pg_advisory_unlock(7364297125)"
+#define PG_DEFAULT_TIMEOUT_MS	10000
+
+/* Does path name a PostgreSQL database (a URI or key=value conninfo)? */
+int
+store_is_pg(const char *path)
+{
+	const char	*p = path;
+
+	if (path == NULL)
+		return 0;
+	if (strncmp(path, "postgresql://", 13) == 0 ||
+	    strncmp(path, "postgres://", 11) == 0)
+		return 1;
+	/* "host=... dbname=...": a keyword, then '='. */
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!islower((unsigned char)*p))
+		return 0;
+	while (islower((unsigned char)*p) || *p == '_')
+		p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	return *p == '=';
+}
+
+/* The first line of libpq's message, for the log (no conninfo in it). */
+static void
+pg_msg(char *buf, size_t len, const char *msg)
+{
+	size_t	n;
+
+	snprintf(buf, len, "%s", msg != NULL && *msg != '\0' ? msg :
+	    "unknown error");
+	n = strcspn(buf, "\n");
+	buf[n] = '\0';
+}
+
+/* Make sure the connection is up, outside a transaction; 0 or -1. */
+static int
+pg_ready(struct pgstore *ps)
+{
+	char	msg[256];
+
+	if (PQstatus(ps->conn) == CONNECTION_OK)
+		return 0;
+	if (ps->in_txn)
+		return -1;	/* the transaction is lost: the caller rolls back */
+	PQreset(ps->conn);
+	if (PQstatus(ps->conn) != CONNECTION_OK) {
+		pg_msg(msg, sizeof msg, PQerrorMessage(ps->conn));
+		log_warnx("store: PostgreSQL unreachable: %s", msg);
+		return -1;
+	}
+	log_warnx("store: reconnected to PostgreSQL");
+	if (ps->timeout_ms > 0)
+		pgs_set_busy_timeout(ps, ps->timeout_ms);
+	return 0;
+}
+
+PGresult *
+pgs_exec(struct pgstore *ps, const char *what, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*r;
+	const char	*state;
+	char		 msg[512];
+	ExecStatusType	 rs;
+
+	ps->sqlstate[0] = '\0';
+	if (pg_ready(ps) != 0) {
+		snprintf(ps->sqlstate, sizeof ps->sqlstate, "08006");
+		return NULL;
+	}
+	r = PQexecParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0);
+	rs = PQresultStatus(r);
+	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
+		return r;
+	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(ps->sqlstate, sizeof ps->sqlstate, "%s", state != NULL ? state :
+	    "08006");
+	pg_msg(msg, sizeof msg, r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(ps->conn));
+	log_warnx("store: %s: %s (SQLSTATE %s)", what, msg, ps->sqlstate);
+	PQclear(r);
+	return NULL;
+}
+
+int64_t
+pgs_cmd(struct pgstore *ps, const char *what, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*r = pgs_exec(ps, what, sql, n, params);
+	const char	*t;
+	int64_t		 rows;
+
+	if (r == NULL)
+		return -1;
+	t = PQcmdTuples(r);
+	rows = t != NULL && *t != '\0' ? strtoll(t, NULL, 10) : 0;
+	PQclear(r);
+	return rows;
+}
+
+const char *
+pgs_sqlstate(struct pgstore *ps)
+{
+	return ps->sqlstate;
+}
+
+const char *
+pgs_i64(char *buf, int64_t v)
+{
+	snprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
+int64_t
+pgs_int(const PGresult *r, int row, int col, int64_t def)
+{
+	if (PQgetisnull(r, row, col))
+		return def;
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+char *
+pgs_dup(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return xstrdup(PQgetvalue(r, row, col));
+}
+
+json_t *
+pgs_json(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return json_loads(PQgetvalue(r, row, col), 0, NULL);
+}
+
+/* Run a script of several statements (a migration): 0 or -1, *cause. */
+static int
+pg_script(struct pgstore *ps, const char *sql, char **cause)
+{
+	PGresult	*r = PQexec(ps->conn, sql);
+	char		 msg[512];
+
+	if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return 0;
+	}
+	pg_msg(msg, sizeof msg, r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(ps->conn));
+	xasprintf(cause, "%s", msg);
+	PQclear(r);
+	return -1;
+}
+
+/* The highest schema version this build knows for PostgreSQL. */
+static int
+pg_schema_want(void)
+{
+	int	i, v = 0;
+
+	for (i = 0; schema_pg_migrations[i].sql != NULL; i++)
+		if (schema_pg_migrations[i].version > v)
+			v = schema_pg_migrations[i].version;
+	return v;
+}
+
+/*
+ * Bring the schema up to date under an advisory lock, so that hosts
+ * starting together on an empty database migrate it once; refuse a newer
+ * schema, or a database with tables that are not agentd's.
+ */
+static int
+pg_migrate(struct pgstore *ps, char **cause)
+{
+	PGresult	*r;
+	char		*err = NULL, sql[128];
+	int		 i, have = 0, want = pg_schema_want(), ret = -1;
+
+	if (pg_script(ps, PG_MIGRATE_LOCK, &err) != 0) {
+		xasprintf(cause, "PostgreSQL: cannot take the migration lock: "
+		    "%s", err);
+		free(err);
+		return -1;
+	}
+	r = pgs_exec(ps, "schema version", "SELECT CASE WHEN "
+	    "to_regclass('agentd_schema') IS NULL THEN -1 ELSE 0 END, "
+	    "(SELECT count(*) FROM pg_tables WHERE schemaname = "
+	    "current_schema())", 0, NULL);
+	if (r == NULL) {
+		xasprintf(cause, "PostgreSQL: cannot read the schema version");
+		goto out;
+	}
+	if (pgs_int(r, 0, 0, -1) == -1 && pgs_int(r, 0, 1, 0) != 0) {
+		xasprintf(cause, "PostgreSQL: not an agentd database (its "
+		    "schema has tables but no agentd schema version); give "
+		    "agentd a database of its own");
+		PQclear(r);
+		goto out;
+	}
+	if (pgs_int(r, 0, 0, -1) == 0) {
+		PQclear(r);
+		if ((r = pgs_exec(ps, "schema version", "SELECT "
+		    "coalesce(max(version), 0) FROM agentd_schema", 0,
+		    NULL)) == NULL) {
+			xasprintf(cause, "PostgreSQL: cannot read the schema "
+			    "version");
+			goto out;
+		}
+		have = (int)pgs_int(r, 0, 0, 0);
+	}
+	PQclear(r);
+	if (have > want) {
+		xasprintf(cause, "PostgreSQL: database schema version %d is "
+		    "newer than this agentd supports (%d); upgrade agentd",
+		    have, want);
+		goto out;
+	}
+	for (i = 0; schema_pg_migrations[i].sql != NULL; i++) {
+		if (schema_pg_migrations[i].version <= have)
+			continue;
+		snprintf(sql, sizeof sql, "DELETE FROM agentd_schema; INSERT "
+		    "INTO agentd_schema VALUES (%d)",
+		    schema_pg_migrations[i].version);
+		if (pg_script(ps, "BEGIN", &err) != 0 ||
+		    pg_script(ps, schema_pg_migrations[i].sql, &err) != 0 ||
+		    pg_script(ps, sql, &err) != 0 ||
+		    pg_script(ps, "COMMIT", &err) != 0) {
+			xasprintf(cause, "PostgreSQL: migration %s: %s",
+			    schema_pg_migrations[i].name, err);
+			free(err);
+			pg_script(ps, "ROLLBACK", &err);
+			free(err);
+			goto out;
+		}
+		log_info("store: applied migration pg/%s",
+		    schema_pg_migrations[i].name);
+	}
+	ret = 0;
+out:
+	if (pg_script(ps, PG_MIGRATE_UNLOCK, &err) != 0)
+		free(err);
+	return ret;
+}
+
+struct pgstore *
+pgs_open(const char *conninfo, char **cause)
+{
+	const char *const keys[] = { "dbname", "fallback_application_name",
+	    "connect_timeout", NULL };
+	const char *const vals[] = { conninfo, "agentd", "10", NULL };
+	struct pgstore	*ps;
+	char		 msg[512];
+
+	ps = xcalloc(1, sizeof *ps);
+	ps->conn = PQconnectdbParams(keys, vals, 1);
+	if (ps->conn == NULL || PQstatus(ps->conn) != CONNECTION_OK) {
+		pg_msg(msg, sizeof msg, ps->conn != NULL ?
+		    PQerrorMessage(ps->conn) : "out of memory");
+		xasprintf(cause, "PostgreSQL: cannot connect: %s", msg);
+		PQfinish(ps->conn);
+		free(ps);
+		return NULL;
+	}
+	ps->conninfo = xstrdup(conninfo);
+	pgs_set_busy_timeout(ps, PG_DEFAULT_TIMEOUT_MS);
+	if (pg_migrate(ps, cause) != 0) {
+		pgs_close(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+/*
+ * How long a statement may wait (a lock, a slow query): SQLite's busy
+ * timeout becomes PostgreSQL's statement_timeout and lock_timeout, so the
+ * supervisor's loop never waits on the database longer than that.
+ */
+void
+pgs_set_busy_timeout(struct pgstore *ps, int ms)
+{
+	char	sql[128];
+	char	*err = NULL;
+
+	ps->timeout_ms = ms;
+	snprintf(sql, sizeof sql, "SET statement_timeout = %d; "
+	    "SET lock_timeout = %d", ms, ms);
+	if (PQstatus(ps->conn) == CONNECTION_OK && pg_script(ps, sql, &err)
+	    != 0) {
+		log_warnx("store: %s", err);
+		free(err);
+	}
+}
+
+void
+pgs_close(struct pgstore *ps)
+{
+	if (ps == NULL)
+		return;
+	PQfinish(ps->conn);
+	if (ps->conninfo != NULL) {
+		explicit_bzero(ps->conninfo, strlen(ps->conninfo));
+		free(ps->conninfo);
+	}
+	free(ps->endpoint);
+	free(ps);
+}
+
+int
+pgs_begin(struct pgstore *ps)
+{
+	if (pgs_cmd(ps, "begin", "BEGIN", 0, NULL) < 0)
+		return -1;
+	ps->in_txn = 1;
+	return 0;
+}
+
+int
+pgs_commit(struct pgstore *ps)
+{
+	int64_t	rc = pgs_cmd(ps, "commit", "COMMIT", 0, NULL);
+
+	if (rc < 0) {
+		pgs_rollback(ps);
+		return -1;
+	}
+	ps->in_txn = 0;
+	return 0;
+}
+
+void
+pgs_rollback(struct pgstore *ps)
+{
+	PGresult	*r;
+
+	if (PQstatus(ps->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(ps->conn) != PQTRANS_IDLE) {
+		r = PQexec(ps->conn, "ROLLBACK");
+		PQclear(r);
+	}
+	ps->in_txn = 0;
+}
+
+void
+pgs_set_endpoint(struct pgstore *ps, const char *endpoint)
+{
+	free(ps->endpoint);
+	ps->endpoint = endpoint != NULL ? xstrdup(endpoint) : NULL;
+}
+
+void
+pgs_set_max_inflight(struct pgstore *ps, int max)
+{
+	ps->max_inflight = max;
+}
