@@ -29,6 +29,15 @@ struct pgstore {
 	int		 in_txn;
 	int		 timeout_ms;	/* statement_timeout */
 	char		 sqlstate[6];	/* of the last failed statement */
+	/*
+	 * The host this process serves (agentd's --host-id) and its term
+	 * (hosts.epoch), set once it joined; host_id NULL in tools that open
+	 * the store without being a host (agentctl's offline commands).
+	 * Claims stamp runs with both; rearm and inflight count only this
+	 * host's; queue limits count every host's.
+	 */
+	char		*host_id;
+	int64_t		 epoch;
 };
 
 /* Does path name a PostgreSQL database (a URI or key=value conninfo)? */

@@ -44,12 +44,14 @@ CREATE TABLE runs (
 	wait_reason	TEXT,
 	wait_until	BIGINT,
 	wait_tries	INTEGER NOT NULL DEFAULT 0,
-	lease_host	TEXT		-- the host holding the lease
+	lease_host	TEXT,		-- the host holding the lease
+	lease_epoch	BIGINT		-- that host's term (hosts.epoch)
 );
 CREATE INDEX runs_status ON runs(status, n);
 CREATE INDEX runs_queue ON runs(queue, n);
 CREATE INDEX runs_batch ON runs(batch, n) WHERE batch IS NOT NULL;
 CREATE INDEX runs_lease ON runs(lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX runs_host ON runs(lease_host) WHERE lease_host IS NOT NULL;
 -- What hosts claim from: active runs nobody holds.
 CREATE INDEX runs_claimable ON runs(priority DESC, n)
 	WHERE lease_owner IS NULL AND status IN ('pending', 'starting', 'running');
@@ -102,19 +104,21 @@ CREATE TABLE attempts (
 	PRIMARY KEY (run_n, attempt)
 );
 
--- One row per live (or dead, not yet reaped) agentd host. term grows each
--- time the host joins, so a host that was reaped and comes back is a new
--- holder; heartbeat_at is the database's clock.
+-- One row per live (or dead, not yet reaped) agentd host. epoch comes from
+-- a sequence and is new each time the host joins, so a host that was
+-- reaped and comes back is a new holder; heartbeat_at and expires_at are
+-- the database's clock, never a host's.
+CREATE SEQUENCE host_epoch;
 CREATE TABLE hosts (
 	host_id		TEXT PRIMARY KEY,
-	term		BIGINT NOT NULL DEFAULT 1,
+	epoch		BIGINT NOT NULL,
 	version		TEXT NOT NULL,
 	pid		INTEGER NOT NULL,
 	workers		INTEGER NOT NULL DEFAULT 0,
 	runs_held	INTEGER NOT NULL DEFAULT 0,
-	started_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
-	heartbeat_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
-	lease_ttl_ms	INTEGER NOT NULL
+	started_at	timestamptz NOT NULL,
+	heartbeat_at	timestamptz NOT NULL,
+	expires_at	timestamptz NOT NULL
 );
 
 -- The store's schema version, as SQLite's PRAGMA user_version.
