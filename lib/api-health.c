@@ -28,19 +28,28 @@ void
 api_health(struct api *a, struct evhttp_request *req)
 {
 	const struct api_host	*h = &a->h;
-	json_t			*o, *workers, *counts;
+	json_t			*o, *workers, *counts, *hosts;
 	json_int_t		 depth;
+	char			*db = store_describe(h->cfg->db_path);
 
 	workers = h->ops->workers(h->ctx);
 	counts = store_counts_json(h->st);
 	depth = json_integer_value(json_object_get(counts, RUN_PENDING));
+	/* The db is described, never quoted: a conninfo may hold a secret. */
 	o = json_pack("{ss ss sI sI ss ss ss so so sI si}", "status",
 	    h->ops->stopping(h->ctx) ? "stopping" : "ok", "version",
 	    AGENTD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
 	    (json_int_t)((util_now_ms() - h->started_ms) / 1000), "db",
-	    h->cfg->db_path, "socket", h->cfg->socket_path, "endpoint",
+	    db, "socket", h->cfg->socket_path, "endpoint",
 	    h->cfg->endpoint, "workers", workers, "runs_by_status", counts,
 	    "queue_depth", depth, "followers", a->nfollowers);
+	free(db);
+	if (store_shared(h->st)) {
+		json_object_set_new(o, "host_id", json_string(h->cfg->host_id));
+		hosts = store_hosts_json(h->st);
+		json_object_set_new(o, "hosts", hosts != NULL ? hosts :
+		    json_null());
+	}
 	api_json(req, 200, o);
 }
 

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "config.h"
+#include "store.h"
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -28,7 +30,16 @@ const char config_usage[] =
 "\n"
 "options:\n"
 "  -e, --endpoint URL        backend base URL, e.g. http://127.0.0.1:8080/v1\n"
-"  -d, --db FILE             run store (default ./agentd.db)\n"
+"  -d, --db FILE|CONNINFO    run store: a SQLite file (default $AGENTD_DB,\n"
+"                            else ./agentd.db), or a PostgreSQL URI or\n"
+"                            conninfo (postgresql://agentd@dbhost/agentd)\n"
+"                            shared by several hosts; a password belongs in\n"
+"                            a pgpass file (PGPASSFILE, passfile=), never\n"
+"                            on the command line\n"
+"      --host-id ID          this host's name in a shared store (default:\n"
+"                            the hostname)\n"
+"      --lease-ttl SECS      a host silent this long on the database's\n"
+"                            clock loses its runs to the others (default 30)\n"
 "  -s, --socket PATH         API socket (default $AGENTD_SOCKET, else\n"
 "                            $XDG_RUNTIME_DIR/agentd.sock, else\n"
 "                            /run/agentd/agentd.sock)\n"
@@ -87,7 +98,7 @@ enum {
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
 	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT,
 	OPT_MAX_INFLIGHT, OPT_RPM, OPT_LISTEN, OPT_FRONT_TOKEN_FILE,
-	OPT_WORKER_NICE
+	OPT_WORKER_NICE, OPT_HOST_ID, OPT_LEASE_TTL
 };
 
 static const struct option longopts[] = {
@@ -97,6 +108,8 @@ static const struct option longopts[] = {
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "worker-nice", required_argument, NULL, OPT_WORKER_NICE },
+	{ "host-id", required_argument, NULL, OPT_HOST_ID },
+	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "dialect", required_argument, NULL, OPT_DIALECT },
 	{ "stale-after", required_argument, NULL, OPT_STALE },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
@@ -151,6 +164,16 @@ path_ok(const char *p)
 	return p[0] == '/' && strchr(p, ' ') == NULL;
 }
 
+/* A --host-id: 1 to 63 of [A-Za-z0-9._-]. */
+int
+config_host_id_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n >= 1 && n <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
+}
+
 /* Fill cfg with the defaults. */
 void
 config_defaults(struct agentd_config *cfg)
@@ -159,6 +182,10 @@ config_defaults(struct agentd_config *cfg)
 	cfg->db_path = "agentd.db";
 	cfg->workers = 2;
 	cfg->worker_nice = 10;
+	cfg->lease_ttl_s = 30;
+	if (gethostname(cfg->host_id, sizeof cfg->host_id) != 0 ||
+	    !config_host_id_ok(cfg->host_id))
+		snprintf(cfg->host_id, sizeof cfg->host_id, "agentd");
 	cfg->dialect = DIALECT_OPENAI;
 	cfg->stale_after_s = 600;
 	cfg->idle_timeout_s = 60;
@@ -184,8 +211,9 @@ int
 config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
     char **cause)
 {
-	int	ch;
-	long	v;
+	const char	*env;
+	int		 ch, db_argv = 0;
+	long		 v;
 
 	*worker = -1;
 	*cause = NULL;
@@ -199,6 +227,7 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 			break;
 		case 'd':
 			cfg->db_path = optarg;
+			db_argv = 1;
 			break;
 		case 's':
 			cfg->socket_path = optarg;
@@ -210,6 +239,20 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 			if (num_opt(cause, "workers", optarg, 1, 64, &v) != 0)
 				return CONFIG_ERROR;
 			cfg->workers = (int)v;
+			break;
+		case OPT_HOST_ID:
+			if (!config_host_id_ok(optarg))
+				CONFIG_FAIL("--host-id must be 1 to 63 letters, "
+				    "digits, '.', '-' or '_', not '%.80s'",
+				    optarg);
+			snprintf(cfg->host_id, sizeof cfg->host_id, "%s",
+			    optarg);
+			break;
+		case OPT_LEASE_TTL:
+			if (num_opt(cause, "lease-ttl", optarg, 3, 3600, &v)
+			    != 0)
+				return CONFIG_ERROR;
+			cfg->lease_ttl_s = v;
 			break;
 		case OPT_WORKER_NICE:
 			if (num_opt(cause, "worker-nice", optarg, 0, 19, &v)
@@ -348,6 +391,14 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 	}
 	if (optind != argc)
 		CONFIG_FAIL("unexpected argument '%s'", argv[optind]);
+	if (!db_argv && (env = getenv("AGENTD_DB")) != NULL && *env != '\0')
+		cfg->db_path = env;
+	if (db_argv && store_is_pg(cfg->db_path) &&
+	    store_pg_has_password(cfg->db_path))
+		CONFIG_FAIL("%s", "--db holds a password, which every user of "
+		    "this machine can read on the command line (ps); put it in "
+		    "a pgpass file (PGPASSFILE, or passfile= in the conninfo) "
+		    "or give the conninfo in $AGENTD_DB");
 	if (cfg->endpoint == NULL)
 		CONFIG_FAIL("%s", "--endpoint URL is required (the backend's "
 		    "base URL, e.g. http://127.0.0.1:8080/v1)");

@@ -18,6 +18,8 @@ struct agentd_config {
 	const char		*api_key;	/* from the environment */
 	int			 workers;
 	int			 worker_nice;	/* added to the workers' nice */
+	char			 host_id[64];	/* in a shared store */
+	long			 lease_ttl_s;	/* a host's lease, DB clock */
 	long			 stale_after_s;
 	long			 idle_timeout_s;
 	long			 connect_timeout_s;
@@ -45,6 +47,8 @@ struct agentd_config {
 #define CONFIG_ERROR	(-1)
 
 extern const char config_usage[];
+/* A --host-id: 1 to 63 of [A-Za-z0-9._-]. */
+int	config_host_id_ok(const char *s);
 void	config_defaults(struct agentd_config *cfg);
 int	config_parse(struct agentd_config *cfg, int argc, char **argv,
 	    int *worker, char **cause);

@@ -44,6 +44,56 @@ store_is_pg(const char *path)
 	return *p == '=';
 }
 
+/* Does a conninfo or URI hold a password? Unparsable: say yes. */
+int
+store_pg_has_password(const char *conninfo)
+{
+	PQconninfoOption	*o, *opts;
+	char			*err = NULL;
+	int			 has = 0;
+
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		PQfreemem(err);
+		return 1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			has = 1;
+	PQconninfoFree(opts);
+	return has;
+}
+
+/* A store's name for the log: never a password. */
+char *
+store_describe(const char *path)
+{
+	PQconninfoOption	*o, *opts;
+	char			*err = NULL, *out = NULL, *t;
+	static const char *const shown[] = { "host", "hostaddr", "port",
+	    "dbname", "user", NULL };
+	int			 i;
+
+	if (!store_is_pg(path))
+		return xstrdup(path);
+	if ((opts = PQconninfoParse(path, &err)) == NULL) {
+		PQfreemem(err);
+		return xstrdup("PostgreSQL (an unparsable conninfo)");
+	}
+	out = xstrdup("PostgreSQL");
+	for (i = 0; shown[i] != NULL; i++)
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, shown[i]) == 0 &&
+			    o->val != NULL && *o->val != '\0') {
+				xasprintf(&t, "%s %s=%s", out, o->keyword,
+				    o->val);
+				free(out);
+				out = t;
+			}
+	PQconninfoFree(opts);
+	return out;
+}
+
 /* The first line of libpq's message, for the log (no conninfo in it). */
 static void
 pg_msg(char *buf, size_t len, const char *msg)

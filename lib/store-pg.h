@@ -38,10 +38,9 @@ struct pgstore {
 	 */
 	char		*host_id;
 	int64_t		 epoch;
+	int		 ttl_ms;	/* this host's lease */
 };
 
-/* Does path name a PostgreSQL database (a URI or key=value conninfo)? */
-int	 store_is_pg(const char *path);
 /* Connect, migrate, check the schema; NULL with *cause on failure. */
 struct pgstore *pgs_open(const char *conninfo, char **cause);
 
@@ -114,6 +113,14 @@ int	pgs_cancel(struct pgstore *ps, const char *id, int64_t *n,
 	    const char **msg);
 int	pgs_prune(struct pgstore *ps, int64_t cutoff);
 int	pgs_run_delete(struct pgstore *ps, const char *id);
+
+/* store-pg-hosts.c */
+int	pgs_host_join(struct pgstore *ps, const struct store_host *h,
+	    char **cause);
+int	pgs_host_beat(struct pgstore *ps, int runs_held, int workers);
+int	pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg);
+json_t	*pgs_hosts_json(struct pgstore *ps);
+void	pgs_host_leave(struct pgstore *ps);
 
 /* store-pg-read.c */
 json_t	*pgs_run_json(struct pgstore *ps, const char *id);

@@ -27,6 +27,15 @@ struct store;
 
 int	store_status_terminal(const char *status);
 
+/*
+ * path names the store: a SQLite file, or a PostgreSQL database as a
+ * libpq URI (postgresql://...) or key=value conninfo (host=... dbname=...).
+ */
+int	store_is_pg(const char *path);
+/* Does a PostgreSQL conninfo hold a password (refused on argv)? */
+int	store_pg_has_password(const char *conninfo);
+/* path for a log line: a conninfo without its password. Allocated. */
+char	*store_describe(const char *path);
 /* Open (creating if needed) and migrate; NULL with *cause on failure. */
 struct store	*store_open(const char *path, char **cause);
 void		 store_close(struct store *st);
@@ -283,6 +292,42 @@ void	store_run_view_clear(struct run_view *v);
  * STORE_NOTFOUND, STORE_CONFLICT (still active), STORE_ERR.
  */
 int	store_run_delete(struct store *st, const char *id);
+
+/* --- hosts sharing one store (PostgreSQL; SQLite has one host) --- */
+
+/* Is the store shared by several hosts (the PostgreSQL engine)? */
+int	store_shared(struct store *st);
+/* A host as it joins. */
+struct store_host {
+	const char	*host_id;
+	const char	*version;
+	int		 pid;
+	int		 workers;
+	int		 ttl_ms;	/* lease: the database's clock */
+};
+/*
+ * Join as host h, a new term: 0, or -1 with *cause (another live host has
+ * the id, or the database failed). Runs this host held in an earlier term
+ * are fenced by store_rearm afterwards. SQLite: nothing to do, 0.
+ */
+int	store_host_join(struct store *st, const struct store_host *h,
+	    char **cause);
+/*
+ * Renew this host's lease (ttl from join) on the database's clock: 1
+ * renewed, 0 this host was reaped (its runs were taken over: stop them,
+ * then join again), -1 the database could not be reached.
+ */
+int	store_host_beat(struct store *st, int runs_held, int workers);
+/*
+ * Reap hosts whose lease expired: delete them and release their runs
+ * (fenced: lease_gen + 1), so that any host claims them. Calls cb for each
+ * run released (owner is the dead host's). Runs released, or -1.
+ */
+int	store_hosts_reap(struct store *st, store_abandon_cb cb, void *arg);
+/* Every host: id, version, pid, heartbeat age, runs, workers. New ref. */
+json_t	*store_hosts_json(struct store *st);
+/* This host stops cleanly: its row goes; its runs stay for any host. */
+void	store_host_leave(struct store *st);
 
 /* Status and last_seq of run n; 0, or -1 if absent. */
 int	store_run_state(struct store *st, int64_t n, char *status,

@@ -5,7 +5,6 @@
  * are re-armed at start (invariant 3); staleness is judged on the backend's
  * progress, not on worker liveness (invariant 4).
  */
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -174,6 +173,8 @@ sup_schedule(struct sup *s)
 		return;
 	if (s->paused_until > util_mono_ms())
 		return;		/* the endpoint asked us to wait (429) */
+	if (s->host.untrusted)
+		return;		/* our lease may be gone (sup-host.c) */
 	for (rounds = 0; rounds < 64; rounds++) {
 		int	want = ASSIGN_BATCH;
 
@@ -488,6 +489,7 @@ sup_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sup_reap(s);
+	sup_host_tick(s);
 	for (i = 0; i < s->nchildren; i++) {
 		struct child *c = &s->children[i];
 
@@ -501,7 +503,8 @@ sup_tick_cb(evutil_socket_t fd, short what, void *arg)
 			} else if (c->ready)
 				store_renew(s->st, c->owner,
 				    mono + LEASE_TTL_MS);
-		} else if (!s->shutting_down && mono >= c->next_start_mono)
+		} else if (!s->shutting_down && !s->host.untrusted &&
+		    mono >= c->next_start_mono)
 			sup_spawn(s, c);
 	}
 	if (s->shutting_down) {
@@ -563,29 +566,6 @@ sup_signal_cb(evutil_socket_t sig, short what, void *arg)
 			sup_send(&s->children[i], MSG_SHUTDOWN, json_object());
 			kill(s->children[i].pid, SIGTERM);
 		}
-}
-
-/* Take an exclusive lock next to the database: one agentd per store. */
-static int
-sup_lock(struct sup *s, char **cause)
-{
-	char	*path;
-
-	xasprintf(&path, "%s.lock", s->cfg->db_path);
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd == -1) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		free(path);
-		return -1;
-	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		xasprintf(cause, "%s is in use by another agentd (lock %s "
-		    "held)", s->cfg->db_path, path);
-		free(path);
-		return -1;
-	}
-	free(path);
-	return 0;
 }
 
 /*
@@ -705,7 +685,7 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	struct sup	 s;
 	struct api_host	 host;
 	struct timeval	 one = { 1, 0 };
-	char		*cause = NULL;
+	char		*cause = NULL, *desc = NULL;
 	ssize_t		 len;
 	int		 i, rc, ret = 1;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
@@ -723,18 +703,21 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 		snprintf(s.exe, sizeof s.exe, "%s", argv[0]);
 	else
 		s.exe[len] = '\0';
-	if (sup_lock(&s, &cause) != 0)
+	if (sup_host_lock(&s, &cause) != 0)
 		goto out;
 	if ((s.st = store_open(cfg->db_path, &cause)) == NULL)
 		goto out;
+	desc = store_describe(cfg->db_path);
 	store_set_endpoint(s.st, cfg->endpoint);
 	store_set_max_inflight(s.st, cfg->max_inflight);
 	/* Keep the loop (API, reaping) responsive when another process
 	 * holds the write lock; failed writes are retried next tick. */
 	store_set_busy_timeout(s.st, 2000);
+	if (sup_host_join(&s, &cause) != 0)
+		goto out;
 	/* Invariant 3: leases from a previous life are fenced. */
 	if ((rc = store_rearm(s.st)) < 0) {
-		xasprintf(&cause, "cannot re-arm leases in %s", cfg->db_path);
+		xasprintf(&cause, "cannot re-arm leases in %s", desc);
 		goto out;
 	}
 	if (rc > 0)
@@ -752,8 +735,13 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	s.children = xcalloc((size_t)s.nchildren, sizeof *s.children);
 	for (i = 0; i < s.nchildren; i++) {
 		s.children[i].instance = i;
-		snprintf(s.children[i].owner, sizeof s.children[i].owner,
-		    "w%d", i);
+		if (s.host.shared)
+			snprintf(s.children[i].owner,
+			    sizeof s.children[i].owner, "%s/w%d",
+			    cfg->host_id, i);
+		else
+			snprintf(s.children[i].owner,
+			    sizeof s.children[i].owner, "w%d", i);
 	}
 	s.sched_ev = evtimer_new(s.base, sup_sched_cb, &s);
 	s.tick_ev = event_new(s.base, -1, EV_PERSIST, sup_tick_cb, &s);
@@ -765,10 +753,11 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	for (i = 0; i < s.nchildren; i++)
 		sup_spawn(&s, &s.children[i]);
 	log_info("agentd %s serving %s on %s (store %s, %d workers)",
-	    AGENTD_VERSION, cfg->endpoint, cfg->socket_path, cfg->db_path,
+	    AGENTD_VERSION, cfg->endpoint, cfg->socket_path, desc,
 	    cfg->workers);
 	event_base_dispatch(s.base);
 	sup_reap(&s);
+	sup_host_leave(&s);
 	ret = 0;
 out:
 	if (cause != NULL) {
@@ -791,6 +780,7 @@ out:
 	if (s.base != NULL)
 		event_base_free(s.base);
 	store_close(s.st);
+	free(desc);
 	if (s.lock_fd != -1)
 		close(s.lock_fd);
 	return ret;

@@ -31,7 +31,7 @@ struct child {
 	int64_t			 started_mono;
 	int64_t			 next_start_mono;
 	int64_t			 last_hb_mono;
-	char			 owner[16];
+	char			 owner[80];	/* "w0"; "host/w0" shared */
 	struct wstats		 stats;		/* last heartbeat's counters */
 };
 
@@ -72,7 +72,21 @@ struct sup {
 		int64_t	end;
 	}				 holds[64];
 	int				 nholds;
+	/* A shared store (sup-host.c): this host's lease. */
+	struct sup_host {
+		int	 shared;
+		int	 untrusted;	/* lease may be gone: hold still */
+		int64_t	 trusted_until;	/* mono ms: last renewal + ttl - margin */
+		int64_t	 next_beat;	/* mono ms */
+		int64_t	 next_reap;	/* mono ms */
+	}				 host;
 };
+
+/* sup-host.c: join a shared store as a host, renew, reap, leave. */
+int	sup_host_lock(struct sup *s, char **cause);
+int	sup_host_join(struct sup *s, char **cause);
+void	sup_host_tick(struct sup *s);
+void	sup_host_leave(struct sup *s);
 
 /* Record that runs were held back by agentd over [start, end] (mono ms). */
 void	sup_hold(struct sup *s, int64_t start, int64_t end);

@@ -54,6 +54,42 @@ print_workers(struct ctl_ctx *ctx, json_t *workers)
 	ctl_table_free(t);
 }
 
+/* Print the hosts sharing the store. */
+static void
+print_hosts(struct ctl_ctx *ctx, json_t *hosts)
+{
+	static const char *const headers[] = { "HOST", "VERSION", "PID",
+	    "HEARTBEAT", "RUNS", "WORKERS", "STATE" };
+	struct ctl_table	*t;
+	const char		*cells[7];
+	char			 buf[4][32];
+	json_t			*hst;
+	size_t			 i;
+
+	printf("hosts:\n");
+	t = ctl_table_new(7, headers);
+	json_array_foreach(hosts, i, hst) {
+		snprintf(buf[0], sizeof buf[0], "%lld", ctl_int(hst, "pid", 0));
+		snprintf(buf[1], sizeof buf[1], "%.1fs ago",
+		    (double)ctl_int(hst, "heartbeat_age_ms", 0) / 1000.0);
+		snprintf(buf[2], sizeof buf[2], "%lld", ctl_int(hst, "runs", 0));
+		snprintf(buf[3], sizeof buf[3], "%lld",
+		    ctl_int(hst, "workers", 0));
+		cells[0] = ctl_str(hst, "host_id", "?");
+		cells[1] = ctl_str(hst, "version", "?");
+		cells[2] = buf[0];
+		cells[3] = buf[1];
+		cells[4] = buf[2];
+		cells[5] = buf[3];
+		cells[6] = json_is_true(json_object_get(hst, "live")) ?
+		    (json_is_true(json_object_get(hst, "self")) ? "live (this)" :
+		    "live") : "lease expired";
+		ctl_table_add(t, cells, NULL);
+	}
+	ctl_table_print(ctx, t, "  ");
+	ctl_table_free(t);
+}
+
 /* Print the runs-by-status table. */
 static void
 print_runs(struct ctl_ctx *ctx, json_t *by)
@@ -111,8 +147,12 @@ cmd_status_exec(struct ctl_ctx *ctx, int argc, char **argv)
 	printf("endpoint:    %s\n", ctl_str(h, "endpoint", "-"));
 	if (json_is_integer(v = json_object_get(h, "queue_depth")))
 		printf("queue depth: %lld\n", (long long)json_integer_value(v));
+	if (json_is_string(v = json_object_get(h, "host_id")))
+		printf("host:        %s\n", json_string_value(v));
 	if (json_is_array(v = json_object_get(h, "workers")))
 		print_workers(ctx, v);
+	if (json_is_array(v = json_object_get(h, "hosts")))
+		print_hosts(ctx, v);
 	if (json_is_object(v = json_object_get(h, "runs_by_status")))
 		print_runs(ctx, v);
 	json_decref(h);

@@ -22,8 +22,18 @@ ctl_db_path(const char *opt)
 {
 	const char	*s;
 
-	if (opt != NULL && *opt != '\0')
+	if (opt != NULL && *opt != '\0') {
+		/* argv is world readable: no password there (store.h). */
+		if (store_is_pg(opt) && store_pg_has_password(opt)) {
+			fprintf(stderr, "agentctl: --db holds a password, which "
+			    "every user of this machine can read on the command "
+			    "line (ps); put it in a pgpass file (PGPASSFILE, or "
+			    "passfile= in the conninfo) or give the conninfo in "
+			    "$AGENTD_DB\n");
+			return NULL;
+		}
 		return opt;
+	}
 	if ((s = getenv("AGENTD_DB")) != NULL && *s != '\0')
 		return s;
 	return NULL;
@@ -60,7 +70,7 @@ ctl_store_open(struct ctl_ctx *ctx, const char *db, int create)
 	struct store	*st;
 	char		*cause = NULL;
 
-	if (!create && stat(db, &sb) != 0) {
+	if (!create && !store_is_pg(db) && stat(db, &sb) != 0) {
 		ctl_error(ctx, "agentd is not running and there is no store "
 		    "at %s: %s", db, strerror(errno));
 		return NULL;
@@ -78,9 +88,11 @@ ctl_store_open(struct ctl_ctx *ctx, const char *db, int create)
 void
 ctl_offline_note(struct ctl_ctx *ctx, const char *db)
 {
+	char	*d = store_describe(db);
+
 	ctl_error(ctx, "agentd is not running (%s); using its store %s "
-	    "directly", ctx->noconn != NULL ? ctx->noconn : "unreachable",
-	    db);
+	    "directly", ctx->noconn != NULL ? ctx->noconn : "unreachable", d);
+	free(d);
 }
 
 /*

@@ -114,6 +114,7 @@ CREATE TABLE hosts (
 	epoch		BIGINT NOT NULL,
 	version		TEXT NOT NULL,
 	pid		INTEGER NOT NULL,
+	boot_id		TEXT NOT NULL DEFAULT '',	-- the machine's boot
 	workers		INTEGER NOT NULL DEFAULT 0,
 	runs_held	INTEGER NOT NULL DEFAULT 0,
 	started_at	timestamptz NOT NULL,

@@ -1,0 +1,57 @@
+/*
+ * Hosts sharing one store (store.h, "hosts"): the PostgreSQL engine keeps
+ * one row per host with a lease on the database's clock (store-pg-hosts.c);
+ * a SQLite store has one host, agentd itself, kept out of the way of a
+ * second one by its lock file, so these calls have nothing to do there.
+ */
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "store-internal.h"
+#include "store-pg.h"
+
+int
+store_shared(struct store *st)
+{
+	return store_pg(st) != NULL;
+}
+
+int
+store_host_join(struct store *st, const struct store_host *h, char **cause)
+{
+	if (store_pg(st) != NULL)
+		return pgs_host_join(store_pg(st), h, cause);
+	return 0;
+}
+
+int
+store_host_beat(struct store *st, int runs_held, int workers)
+{
+	if (store_pg(st) != NULL)
+		return pgs_host_beat(store_pg(st), runs_held, workers);
+	return 1;
+}
+
+int
+store_hosts_reap(struct store *st, store_abandon_cb cb, void *arg)
+{
+	if (store_pg(st) != NULL)
+		return pgs_hosts_reap(store_pg(st), cb, arg);
+	return 0;
+}
+
+json_t *
+store_hosts_json(struct store *st)
+{
+	if (store_pg(st) != NULL)
+		return pgs_hosts_json(store_pg(st));
+	return json_array();
+}
+
+void
+store_host_leave(struct store *st)
+{
+	if (store_pg(st) != NULL)
+		pgs_host_leave(store_pg(st));
+}
