@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include "config.h"
+#include "store.h"
 
 static int
 parse(struct agentd_config *cfg, int *worker, char **cause, ...)
@@ -146,6 +147,73 @@ test_config_help_version(void **state)
 	assert_non_null(strstr(config_usage, "--stale-after"));
 }
 
+/* The store: a path or a PostgreSQL conninfo; hosts; no secret on argv. */
+static void
+test_config_store(void **state)
+{
+	struct agentd_config	 cfg;
+	char			*cause = NULL;
+	int			 w;
+
+	(void)state;
+	unsetenv("AGENTD_DB");
+	assert_int_equal(parse(&cfg, &w, &cause, "-e", "http://h/v1", NULL),
+	    CONFIG_OK);
+	assert_true(config_host_id_ok(cfg.host_id));
+	assert_int_equal(cfg.lease_ttl_s, 30);
+	setenv("AGENTD_DB", "host=/tmp dbname=agentd password=s3cret", 1);
+	/* From the environment a password is fine (not on argv). */
+	assert_int_equal(parse(&cfg, &w, &cause, "-e", "http://h/v1", NULL),
+	    CONFIG_OK);
+	assert_string_equal(cfg.db_path,
+	    "host=/tmp dbname=agentd password=s3cret");
+	/* --db wins over the environment. */
+	assert_int_equal(parse(&cfg, &w, &cause, "-e", "http://h/v1", "--db",
+	    "x.db", "--host-id", "node-2.a_b", "--lease-ttl", "10", NULL),
+	    CONFIG_OK);
+	assert_string_equal(cfg.db_path, "x.db");
+	assert_string_equal(cfg.host_id, "node-2.a_b");
+	assert_int_equal(cfg.lease_ttl_s, 10);
+	unsetenv("AGENTD_DB");
+	expect_error("--db holds a password", "-e", "http://x", "--db",
+	    "postgresql://agentd:s3cret@db/agentd", NULL);
+	expect_error("PGPASSFILE", "-e", "http://x", "--db",
+	    "host=db password=s3cret dbname=agentd", NULL);
+	assert_int_equal(parse(&cfg, &w, &cause, "-e", "http://h/v1", "--db",
+	    "postgresql://agentd@db/agentd?passfile=/etc/agentd/pgpass", NULL),
+	    CONFIG_OK);
+	expect_error("--host-id must be 1 to 63", "-e", "http://x",
+	    "--host-id", "a b", NULL);
+	expect_error("--host-id must be 1 to 63", "-e", "http://x",
+	    "--host-id", "", NULL);
+	expect_error("--lease-ttl must be a whole number from 3 to 3600",
+	    "-e", "http://x", "--lease-ttl", "2", NULL);
+	/* Which strings name PostgreSQL, and what a log line shows. */
+	assert_true(store_is_pg("postgresql://agentd@db/agentd"));
+	assert_true(store_is_pg("postgres://db/agentd"));
+	assert_true(store_is_pg("host=/run/pg dbname=agentd"));
+	assert_true(store_is_pg("  dbname = agentd"));
+	assert_false(store_is_pg("agentd.db"));
+	assert_false(store_is_pg("/var/lib/agentd/agentd.db"));
+	assert_false(store_is_pg("./a=b.db"));
+	{
+		char	*d = store_describe("host=db user=agentd password=s3cret "
+		    "dbname=agentd");
+
+		assert_null(strstr(d, "s3cret"));
+		assert_non_null(strstr(d, "dbname=agentd"));
+		free(d);
+		d = store_describe("postgresql://agentd:s3cret@db:5433/agentd");
+		assert_null(strstr(d, "s3cret"));
+		assert_non_null(strstr(d, "port=5433"));
+		free(d);
+		d = store_describe("agentd.db");
+		assert_string_equal(d, "agentd.db");
+		free(d);
+	}
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -153,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_options),
 		cmocka_unit_test(test_config_bad_input),
+		cmocka_unit_test(test_config_store),
 		cmocka_unit_test(test_config_help_version),
 	};
 
