@@ -3,6 +3,13 @@
  * batched events with dedupe (invariant 2), cursor in the same transaction
  * (invariant 1), generation fencing and re-arming (invariant 3), stale
  * abandonment, resume, cancel, prune, a run's JSON, pagination.
+ *
+ * One suite for both engines: with AGENTD_TEST_PG set to a libpq conninfo
+ * (tests/integration/test_store_pg.sh) every test opens the store on that
+ * PostgreSQL database, emptied first, and checks it with raw SQL through
+ * libpq; the group is then "store-pg". The tests of SQLite's own machinery
+ * (its file refusals, PRAGMA user_version, its busy handler) check their
+ * PostgreSQL counterparts there instead.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,19 +19,55 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "harness.h"
 
 #include "log.h"
+#include "schema.h"
 #include "store.h"
 #include "util.h"
 
+/* AGENTD_TEST_PG: run every test on this PostgreSQL database. */
+static const char	*pg_conninfo;
+
 struct fx {
 	char		*dir;
-	char		*db;
+	char		*db;	/* the SQLite file, or the conninfo */
 	struct store	*st;
+	PGconn		*pg;	/* raw SQL on PostgreSQL, another session */
 };
+
+static PGconn *
+pg_connect(void)
+{
+	PGconn	*c = PQconnectdb(pg_conninfo);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+	return c;
+}
+
+/* Run sql (one or more statements) on c; fails the test on an error. */
+static void
+pg_exec(PGconn *c, const char *sql)
+{
+	PGresult	*r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("PostgreSQL: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+/* An empty database, as a fresh SQLite file is: agentd's role owns it. */
+static void
+pg_clean(PGconn *c)
+{
+	pg_exec(c, "SET client_min_messages = warning; "
+	    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
 
 static int
 setup(void **state)
@@ -33,7 +76,12 @@ setup(void **state)
 	char		*cause = NULL;
 
 	f->dir = harness_tmpdir();
-	f->db = harness_path(f->dir, "t.db");
+	if (pg_conninfo != NULL) {
+		f->db = strdup(pg_conninfo);
+		f->pg = pg_connect();
+		pg_clean(f->pg);
+	} else
+		f->db = harness_path(f->dir, "t.db");
 	f->st = store_open(f->db, &cause);
 	if (f->st == NULL) {
 		fprintf(stderr, "store_open: %s\n", cause);
@@ -49,6 +97,7 @@ teardown(void **state)
 	struct fx	*f = *state;
 
 	store_close(f->st);
+	PQfinish(f->pg);
 	free(f->db);
 	harness_rmdir(f->dir);
 	free(f);
@@ -79,8 +128,9 @@ lease_all(struct store *st, const char *owner, struct store_assign *a,
 	return store_assign(st, owner, util_mono_ms() + 30000, a, max);
 }
 
+/* The first column of the first row of sql on SQLite file db, or -1. */
 static int
-sql_int(const char *db, const char *sql)
+lite_int(const char *db, const char *sql)
 {
 	sqlite3		*h;
 	sqlite3_stmt	*s;
@@ -96,7 +146,7 @@ sql_int(const char *db, const char *sql)
 }
 
 static void
-sql_exec(const char *db, const char *sql)
+lite_exec(const char *db, const char *sql)
 {
 	sqlite3	*h;
 
@@ -105,6 +155,53 @@ sql_exec(const char *db, const char *sql)
 	sqlite3_close(h);
 }
 
+/*
+ * The first column of the first row of sql on the test's database, from
+ * another connection than the store's: -1 without a row, 0 for NULL.
+ */
+static int
+sql_int(struct fx *f, const char *sql)
+{
+	PGresult	*r;
+	int		 v = -1;
+
+	if (f->pg == NULL)
+		return lite_int(f->db, sql);
+	r = PQexec(f->pg, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("PostgreSQL: %s: %s", sql, PQerrorMessage(f->pg));
+	if (PQntuples(r) > 0)
+		v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static void
+sql_exec(struct fx *f, const char *sql)
+{
+	if (f->pg == NULL)
+		lite_exec(f->db, sql);
+	else
+		pg_exec(f->pg, sql);
+}
+
+/* The highest version of schema/pg/, as store-pg.c wants it. */
+static int
+pg_schema_want(void)
+{
+	int	i, v = 0;
+
+	for (i = 0; schema_pg_migrations[i].sql != NULL; i++)
+		if (schema_pg_migrations[i].version > v)
+			v = schema_pg_migrations[i].version;
+	return v;
+}
+
+/*
+ * Migrations: the schema version is this build's (SQLite's PRAGMA
+ * user_version, PostgreSQL's agentd_schema), reopening applies nothing,
+ * and a database from a newer agentd is refused.
+ */
 static void
 test_store_migrations(void **state)
 {
@@ -112,20 +209,52 @@ test_store_migrations(void **state)
 	struct store	*st;
 	char		*cause = NULL;
 
-	assert_int_equal(sql_int(f->db, "PRAGMA user_version"),
-	    store_schema_version());
-	assert_int_equal(sql_int(f->db, "SELECT journal_mode = 'wal' FROM "
-	    "pragma_journal_mode"), 1);
+	if (f->pg != NULL) {
+		assert_int_equal(sql_int(f, "SELECT max(version) FROM "
+		    "agentd_schema"), pg_schema_want());
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM "
+		    "agentd_schema"), 1);
+	} else {
+		assert_int_equal(sql_int(f, "PRAGMA user_version"),
+		    store_schema_version());
+		assert_int_equal(sql_int(f, "SELECT journal_mode = 'wal' "
+		    "FROM pragma_journal_mode"), 1);
+	}
 	/* Reopening applies nothing and works. */
 	st = store_open(f->db, &cause);
 	assert_non_null(st);
 	store_close(st);
+	if (f->pg != NULL)
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM "
+		    "agentd_schema"), 1);
 	/* A database from a newer agentd is refused. */
-	sql_exec(f->db, "PRAGMA user_version = 999");
+	sql_exec(f, f->pg != NULL ? "UPDATE agentd_schema SET version = 999" :
+	    "PRAGMA user_version = 999");
 	st = store_open(f->db, &cause);
 	assert_null(st);
-	assert_non_null(strstr(cause, "newer"));
+	assert_non_null(strstr(cause, "newer than this agentd supports"));
 	free(cause);
+}
+
+/*
+ * PostgreSQL's counterpart of the foreign files: a database whose schema
+ * holds another program's tables is not agentd's, and is left alone.
+ */
+static void
+refuses_foreign_pg(struct fx *f)
+{
+	struct store	*st;
+	char		*cause = NULL;
+
+	pg_clean(f->pg);
+	sql_exec(f, "CREATE TABLE t (x integer); INSERT INTO t VALUES (1)");
+	st = store_open(f->db, &cause);
+	assert_null(st);
+	assert_non_null(strstr(cause, "not an agentd database"));
+	free(cause);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM pg_tables WHERE "
+	    "schemaname = current_schema()"), 1);
 }
 
 static void
@@ -137,6 +266,10 @@ test_store_refuses_foreign_files(void **state)
 	FILE		*fp;
 	struct stat	 before, after;
 
+	if (f->pg != NULL) {
+		refuses_foreign_pg(f);
+		return;
+	}
 	junk = harness_path(f->dir, "junk.db");
 	fp = fopen(junk, "w");
 	fputs("this is not a database, just some text that is long enough "
@@ -156,11 +289,11 @@ test_store_refuses_foreign_files(void **state)
 	assert_int_equal(strncmp(buf, "this is not", 11), 0);
 	/* Another program's SQLite database is not ours either. */
 	other = harness_path(f->dir, "other.db");
-	sql_exec(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+	lite_exec(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
 	st = store_open(other, &cause);
 	assert_null(st);
 	assert_non_null(strstr(cause, "not an agentd database"));
-	assert_int_equal(sql_int(other, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(lite_int(other, "SELECT count(*) FROM t"), 1);
 	free(cause);
 	free(junk);
 	free(other);
@@ -181,7 +314,7 @@ test_store_idempotent_insert(void **state)
 	new_run(f->st, NULL, c, sizeof c, &created);
 	assert_int_equal(created, 1);
 	assert_string_not_equal(a, c);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs"), 2);
 }
 
 static void
@@ -205,17 +338,17 @@ test_store_events_dedupe_and_cursor(void **state)
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev, 2, 1,
 	    util_now_ms()), 2);
 	/* Uncommitted: another connection sees neither events nor cursor. */
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), -1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), -1);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 1);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), 1);
 	/* A replay of 1 plus the new 2: only 2 is stored (invariant 2). */
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev + 1,
 	    2, 2, util_now_ms()), 1);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 3);
-	assert_int_equal(sql_int(f->db, "SELECT event_count FROM runs"), 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(sql_int(f, "SELECT event_count FROM runs"), 3);
 	assert_int_equal(store_run_state(f->st, a[0].n, status, sizeof status,
 	    &last), 0);
 	assert_int_equal(last, 2);
@@ -225,14 +358,14 @@ test_store_events_dedupe_and_cursor(void **state)
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev, 1, 3,
 	    util_now_ms()), 1);
 	store_rollback(f->st);
-	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 2);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 3);
 	/* The cursor never moves backwards. */
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev + 1,
 	    1, 1, util_now_ms()), 0);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 2);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), 2);
 	{
 		char *t = store_delta_text(f->st, a[0].n);
 
@@ -267,7 +400,7 @@ test_store_fencing(void **state)
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, &ev, 1,
 	    0, util_now_ms()), -2);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 0);
 	/* In one transaction the fenced append writes nothing, the other does. */
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, &ev, 1,
@@ -276,9 +409,9 @@ test_store_fencing(void **state)
 	assert_int_equal(store_events_append(f->st, b[0].n, b[0].gen, &ev, 1,
 	    1, util_now_ms()), 1);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT min(seq) FROM events"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT last_seq FROM runs"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM events"), 1);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), 1);
 	ev.seq = 0;
 	p.status = RUN_COMPLETED;
 	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 0);
@@ -288,7 +421,7 @@ test_store_fencing(void **state)
 	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 1);
 	assert_true(store_rearm(f->st) >= 1);
 	assert_int_equal(store_run_patch(f->st, b[0].n, b[0].gen, &p), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs WHERE "
 	    "lease_owner IS NOT NULL"), 0);
 }
 
@@ -325,7 +458,7 @@ test_store_abandon_and_resume(void **state)
 	new_run(f->st, NULL, id, sizeof id, &created);
 	new_run(f->st, NULL, id2, sizeof id2, &created);
 	assert_int_equal(lease_all(f->st, "w0", a, 4), 2);
-	sql_exec(f->db, "UPDATE runs SET status = 'running'");
+	sql_exec(f, "UPDATE runs SET status = 'running'");
 	/* Nothing is stale yet. */
 	assert_int_equal(store_abandon_stale(f->st, now, 60000, 1000, abandon_cb,
 	    &ab), 0);
@@ -334,12 +467,12 @@ test_store_abandon_and_resume(void **state)
 	snprintf(sql, sizeof sql, "UPDATE runs SET last_event_at = %lld, "
 	    "attached_at = %lld, created_at = 0 WHERE id = '%s'",
 	    (long long)(now - 120000), (long long)(now - 120000), id);
-	sql_exec(f->db, sql);
+	sql_exec(f, sql);
 	assert_int_equal(store_abandon_stale(f->st, now, 60000, 1000, abandon_cb,
 	    &ab), 1);
 	assert_int_equal(ab.count, 1);
 	assert_string_equal(ab.owner, "w0");
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs WHERE "
 	    "status = 'abandoned' AND error_message LIKE 'stale%'"), 1);
 	/* The worker that held it is fenced. */
 	{
@@ -350,11 +483,11 @@ test_store_abandon_and_resume(void **state)
 		    0);
 	}
 	assert_int_equal(store_resume(f->st, id, &msg), STORE_OK);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs WHERE "
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs WHERE "
 	    "status = 'pending' AND lease_owner IS NULL"), 1);
 	assert_int_equal(store_resume(f->st, id2, &msg), STORE_CONFLICT);
 	assert_int_equal(store_resume(f->st, "r_nope", &msg), STORE_NOTFOUND);
-	sql_exec(f->db, "UPDATE runs SET status = 'completed'");
+	sql_exec(f, "UPDATE runs SET status = 'completed'");
 	assert_int_equal(store_resume(f->st, id, &msg), STORE_CONFLICT);
 	assert_non_null(strstr(msg, "abandoned or failed"));
 }
@@ -381,7 +514,7 @@ test_store_cancel_and_prune(void **state)
 	    &msg), STORE_NOTFOUND);
 	/* Prune removes the finished run, never the pending one. */
 	assert_int_equal(store_prune(f->st, util_now_ms() + 1000), 1);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs"), 1);
 	assert_null(store_run_json(f->st, id));
 	{
 		json_t *o = store_run_json(f->st, id2);
@@ -486,20 +619,38 @@ test_store_run_json(void **state)
 	    "idempotency_key")), "key \"1\"");
 	json_decref(o);
 
-	snprintf(sql, sizeof sql, "UPDATE runs SET error_status = 502, "
-	    "error_message = 'bad\ttab' || char(10) || char(0) || 'x', "
-	    "error_body = CAST(X'7B22FF' AS TEXT), custom_id = 'caf\xc3\xa9' "
-	    "WHERE id = '%s'", id);
-	sql_exec(f->db, sql);
+	/*
+	 * PostgreSQL's text holds neither a NUL nor bytes that are not
+	 * UTF-8: there, a control character in the body instead.
+	 */
+	if (f->pg != NULL)
+		snprintf(sql, sizeof sql, "UPDATE runs SET error_status = 502, "
+		    "error_message = 'bad\ttab' || chr(10) || 'x', "
+		    "error_body = '{\"' || chr(1), custom_id = 'caf\xc3\xa9' "
+		    "WHERE id = '%s'", id);
+	else
+		snprintf(sql, sizeof sql, "UPDATE runs SET error_status = 502, "
+		    "error_message = 'bad\ttab' || char(10) || char(0) || 'x', "
+		    "error_body = CAST(X'7B22FF' AS TEXT), custom_id = "
+		    "'caf\xc3\xa9' WHERE id = '%s'", id);
+	sql_exec(f, sql);
 	o = store_run_json(f->st, id);
 	assert_non_null(o);
 	e = json_object_get(o, "error");
 	assert_int_equal(json_integer_value(json_object_get(e,
 	    "http_status")), 502);
 	v = json_object_get(e, "message");
-	assert_int_equal(json_string_length(v), 10);
-	assert_memory_equal(json_string_value(v), "bad\ttab\n\0x", 10);
-	assert_true(json_is_null(json_object_get(e, "body")));
+	if (f->pg != NULL) {
+		assert_int_equal(json_string_length(v), 9);
+		assert_memory_equal(json_string_value(v), "bad\ttab\nx", 9);
+		assert_string_equal(json_string_value(json_object_get(e,
+		    "body")), "{\"\001");
+	} else {
+		assert_int_equal(json_string_length(v), 10);
+		assert_memory_equal(json_string_value(v), "bad\ttab\n\0x",
+		    10);
+		assert_true(json_is_null(json_object_get(e, "body")));
+	}
 	assert_string_equal(json_string_value(json_object_get(o,
 	    "custom_id")), "caf\xc3\xa9");
 
@@ -593,7 +744,7 @@ test_store_wait_state(void **state)
 	p.set_wait = 2;
 	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
 	assert_wait(f->st, id, NULL);
-	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 3);
+	assert_int_equal(sql_int(f, "SELECT wait_tries FROM runs"), 3);
 	/* Held back by agentd, then released. */
 	assert_int_equal(store_run_released(f->st, a[0].n, a[0].gen,
 	    WAIT_ENDPOINT_PAUSED, util_now_ms() + 1000), 1);
@@ -604,7 +755,7 @@ test_store_wait_state(void **state)
 	/* Moving again clears the tries; a finished run never waits. */
 	p.set_wait = -1;
 	assert_int_equal(store_run_patch(f->st, a[0].n, a[0].gen, &p), 1);
-	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 0);
+	assert_int_equal(sql_int(f, "SELECT wait_tries FROM runs"), 0);
 	p = (struct run_patch)RUN_PATCH_INIT;
 	p.set_wait = 1;
 	p.wait_reason = WAIT_BACKOFF;
@@ -622,7 +773,7 @@ test_store_wait_state(void **state)
 	assert_wait(f->st, id2, NULL);
 	snprintf(sql, sizeof sql, "INSERT INTO queues (name, paused, "
 	    "updated_at) VALUES ('default', 1, 0)");
-	sql_exec(f->db, sql);
+	sql_exec(f, sql);
 	free(wait_reason(f->st, id2, &w));
 	assert_string_equal(json_string_value(json_object_get(w, "reason")),
 	    "queue_paused");
@@ -630,23 +781,23 @@ test_store_wait_state(void **state)
 	    "default");
 	json_decref(w);
 	/* The next attempt's backoff. */
-	sql_exec(f->db, "UPDATE queues SET paused = 0");
+	sql_exec(f, "UPDATE queues SET paused = 0");
 	snprintf(sql, sizeof sql, "UPDATE runs SET not_before = %lld WHERE "
 	    "id = '%s'", (long long)util_now_ms() + 60000, id2);
-	sql_exec(f->db, sql);
+	sql_exec(f, sql);
 	assert_wait(f->st, id2, WAIT_ATTEMPT);
-	sql_exec(f->db, "UPDATE runs SET not_before = NULL");
+	sql_exec(f, "UPDATE runs SET not_before = NULL");
 	/* A full queue, then agentd's --max-inflight. */
 	new_run(f->st, NULL, id, sizeof id, &created);
 	assert_int_equal(lease_all(f->st, "w0", a, 1), 1);
 	assert_string_equal(a[0].id, id2);	/* FIFO: id waits */
-	sql_exec(f->db, "UPDATE queues SET max_inflight = 1");
+	sql_exec(f, "UPDATE queues SET max_inflight = 1");
 	free(wait_reason(f->st, id, &w));
 	assert_string_equal(json_string_value(json_object_get(w, "reason")),
 	    "queue_max_inflight");
 	assert_int_equal(json_integer_value(json_object_get(w, "limit")), 1);
 	json_decref(w);
-	sql_exec(f->db, "UPDATE queues SET max_inflight = NULL");
+	sql_exec(f, "UPDATE queues SET max_inflight = NULL");
 	assert_wait(f->st, id, NULL);
 	store_set_max_inflight(f->st, 1);
 	assert_wait(f->st, id, WAIT_MAX_INFLIGHT);
@@ -696,7 +847,73 @@ test_store_keys_not_reused(void **state)
 	assert_int_equal(store_release_owner(f->st, "w0"), 1);
 	assert_int_equal(lease_all(f->st, "w1", b, 2), 1);
 	assert_wait(f->st, id2, NULL);
-	assert_int_equal(sql_int(f->db, "SELECT wait_tries FROM runs"), 0);
+	assert_int_equal(sql_int(f, "SELECT wait_tries FROM runs"), 0);
+}
+
+/*
+ * PostgreSQL's counterpart: a statement waiting for another session's
+ * lock goes on as soon as it is released, and the busy timeout (there
+ * statement_timeout and lock_timeout) still ends a longer wait.
+ */
+static void
+lock_wait_pg(struct fx *f)
+{
+	PGconn		*c;
+	PGresult	*r;
+	json_t		*o;
+	int		 p[2];
+	int64_t		 released = 0, got, t0;
+	pid_t		 pid;
+
+	sql_exec(f, "INSERT INTO runs (id, endpoint, request, created_at, "
+	    "updated_at) VALUES ('r_lock', 'http://127.0.0.1:1/v1', '{}', 1, "
+	    "1)");
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		c = PQconnectdb(pg_conninfo);
+		r = PQexec(c, "BEGIN; LOCK TABLE runs IN ACCESS EXCLUSIVE MODE");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			_exit(1);
+		PQclear(r);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		usleep(330 * 1000);
+		PQclear(PQexec(c, "COMMIT"));
+		released = util_mono_ms();
+		if (write(p[1], &released, sizeof released) !=
+		    (ssize_t)sizeof released)
+			_exit(1);
+		PQfinish(c);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(p[0], (char[1]){ 0 }, 1), 1);
+	store_set_busy_timeout(f->st, 5000);
+	t0 = util_mono_ms();
+	o = store_run_json(f->st, "r_lock");
+	got = util_mono_ms();
+	assert_non_null(o);
+	json_decref(o);
+	assert_int_equal(read(p[0], &released, sizeof released),
+	    (ssize_t)sizeof released);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	assert_true(got - t0 >= 200);	/* it did wait for the lock */
+	assert_true(got - released < 40);
+	/* And a timeout still ends the wait: short here. */
+	pg_exec(f->pg, "BEGIN; LOCK TABLE runs IN ACCESS EXCLUSIVE MODE");
+	store_set_busy_timeout(f->st, 50);
+	t0 = util_mono_ms();
+	assert_null(store_run_json(f->st, "r_lock"));
+	got = util_mono_ms() - t0;
+	assert_true(got >= 45 && got < 1000);
+	pg_exec(f->pg, "ROLLBACK");
+	/* The store goes on once the lock is gone. */
+	store_set_busy_timeout(f->st, 5000);
+	o = store_run_json(f->st, "r_lock");
+	assert_non_null(o);
+	json_decref(o);
 }
 
 /*
@@ -715,6 +932,10 @@ test_store_lock_wait_is_short(void **state)
 	int64_t		 released = 0, got;
 	pid_t		 pid;
 
+	if (f->pg != NULL) {
+		lock_wait_pg(f);
+		return;
+	}
 	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
 		other = store_open(f->db, &cause);
@@ -788,5 +1009,9 @@ main(void)
 	};
 
 	log_init("test", 0);
-	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	pg_conninfo = getenv("AGENTD_TEST_PG");
+	if (pg_conninfo != NULL && *pg_conninfo == '\0')
+		pg_conninfo = NULL;
+	return cmocka_run_group_tests_name(pg_conninfo != NULL ? "store-pg" :
+	    "store", tests, NULL, NULL);
 }
