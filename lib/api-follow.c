@@ -214,6 +214,22 @@ api_progress(struct api *a, int64_t n)
 	front_progress(a, n);
 }
 
+/* A shared store: every follower looks for what other hosts wrote. */
+void
+api_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api	*a = arg;
+	struct follower	*f, *next;
+
+	(void)fd;
+	(void)what;
+	for (f = TAILQ_FIRST(&a->followers); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		api_follower_push(f);
+	}
+	front_poll(a);
+}
+
 void
 api_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {

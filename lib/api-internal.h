@@ -62,6 +62,7 @@ struct api {
 	int			 has_group;
 	int			 shutting_down;
 	struct event		*sweep_ev;
+	struct event		*poll_ev;	/* shared store: other hosts */
 	TAILQ_HEAD(, follower)	 followers;
 	int			 nfollowers;
 	TAILQ_HEAD(, ffollow)	 ffollowers;	/* front.c's */
@@ -135,6 +136,9 @@ void	 front_request_id(struct evhttp_request *req);
 void	 front_follow_free(struct ffollow *ff);
 void	 front_progress(struct api *a, int64_t n);
 void	 front_sweep(struct api *a);
+/* Push every front follower (a shared store's poll). */
+void	 front_poll(struct api *a);
+void	 api_poll_cb(evutil_socket_t fd, short what, void *arg);
 void	 front_shutdown(struct api *a);
 /* front-listen.c */
 int	 front_listen(struct api *a, char **cause);

@@ -691,6 +691,16 @@ api_start(const struct api_host *h, char **cause)
 	}
 	a->sweep_ev = event_new(h->base, -1, EV_PERSIST, api_sweep_cb, a);
 	event_add(a->sweep_ev, &one);
+	/*
+	 * On a shared store the events of a run held by another host come
+	 * with no word from this host's workers: look for them every 50 ms.
+	 */
+	if (store_shared(h->st)) {
+		struct timeval	poll = { 0, 50 * 1000 };
+
+		a->poll_ev = event_new(h->base, -1, EV_PERSIST, api_poll_cb, a);
+		event_add(a->poll_ev, &poll);
+	}
 	return a;
 }
 
@@ -723,6 +733,8 @@ api_stop(struct api *a)
 	api_shutdown(a);
 	if (a->sweep_ev != NULL)
 		event_free(a->sweep_ev);
+	if (a->poll_ev != NULL)
+		event_free(a->poll_ev);
 	if (a->http != NULL)
 		evhttp_free(a->http);
 	if (a->front_http != NULL)

@@ -788,6 +788,18 @@ front_progress(struct api *a, int64_t n)
 	}
 }
 
+/* A shared store: push every follower (what other hosts wrote). */
+void
+front_poll(struct api *a)
+{
+	struct ffollow	*ff, *next;
+
+	for (ff = TAILQ_FIRST(&a->ffollowers); ff != NULL; ff = next) {
+		next = TAILQ_NEXT(ff, entry);
+		front_push(ff);
+	}
+}
+
 /* Once a second: keep-alive comments on silent streams; catch up. */
 void
 front_sweep(struct api *a)

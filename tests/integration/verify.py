@@ -3,15 +3,50 @@
 
 usage: verify.py DB MOCK_URL [--completed-only] [--allow-resubmit]
 
+DB is a SQLite file, or a PostgreSQL conninfo/URI (read with psql).
+
 For every run with a backend id: the stored events (ordered by seq) must
 equal the events the mock generated for that response, one for one, with
 the same JSON content; the stored output text must equal the mock's text
 for completed runs. Prints one summary line; exits 1 on any difference.
 """
+import csv
+import io
 import json
+import re
 import sqlite3
+import subprocess
 import sys
 import urllib.request
+
+
+def pg_copy(conninfo):
+    """A PostgreSQL store's runs and events, copied into SQLite (memory)."""
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE runs (n, id, status, backend_id, output_text, resolved_mode)")
+    con.execute("CREATE TABLE events (run_n, seq, data)")
+    for table, sql in (
+            ("runs", "SELECT n, id, status, backend_id, output_text, resolved_mode FROM runs"),
+            ("events", "SELECT run_n, seq, data FROM events")):
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c",
+             f"\\copy ({sql}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)"],
+            check=True, capture_output=True, text=True).stdout
+        rows = list(csv.reader(io.StringIO(out)))
+        # FORCE_QUOTE makes '' an empty string; NULL is unquoted and empty.
+        marks = ",".join("?" * (3 if table == "events" else 6))
+        for r in rows:
+            vals = [None if v == "" else v for v in r]
+            if table == "events":
+                vals[0], vals[1] = int(vals[0]), int(vals[1])
+            else:
+                vals[0] = int(vals[0])
+            con.execute(f"INSERT INTO {table} VALUES ({marks})", vals)
+    return con
+
+
+def is_pg(db):
+    return db.startswith(("postgresql://", "postgres://")) or re.match(r"\s*[a-z_]+\s*=", db)
 
 
 def get(url):
@@ -22,7 +57,7 @@ def get(url):
 def main():
     db, base = sys.argv[1], sys.argv[2]
     completed_only = "--completed-only" in sys.argv
-    con = sqlite3.connect(db, timeout=10)
+    con = pg_copy(db) if is_pg(db) else sqlite3.connect(db, timeout=10)
     rows = con.execute(
         "SELECT n, id, status, backend_id, output_text, resolved_mode FROM runs").fetchall()
     truth_runs = {r["id"]: r for r in get(base + "/mock/runs")["runs"]}
