@@ -532,8 +532,9 @@ pgs_counts_json(struct pgstore *ps)
 	json_t		*o = json_object();
 	int		 row;
 
+	/* In SQLite's order: its GROUP BY sorts, by bytes. */
 	if ((r = pgs_exec(ps, "counts", "SELECT status, count(*) FROM runs "
-	    "GROUP BY status", 0, NULL)) == NULL)
+	    "GROUP BY status ORDER BY status COLLATE \"C\"", 0, NULL)) == NULL)
 		return o;
 	for (row = 0; row < PQntuples(r); row++)
 		json_object_set_new(o, PQgetvalue(r, row, 0),
@@ -598,10 +599,12 @@ pgs_waiting_json(struct pgstore *ps)
 	int		 row;
 
 	json_object_set_new(o, "reasons", reasons);
+	/* Both in SQLite's order (its GROUP BY sorts), so the same JSON. */
 	if ((r = pgs_exec(ps, "waiting", "SELECT wait_reason, count(*), "
 	    "sum((wait_tries > 0)::integer)::bigint FROM runs WHERE status "
 	    "IN " ACTIVE_SQL " AND wait_reason IS NOT NULL AND lease_owner "
-	    "IS NOT NULL GROUP BY 1", 0, NULL)) != NULL) {
+	    "IS NOT NULL GROUP BY 1 ORDER BY wait_reason COLLATE \"C\"", 0,
+	    NULL)) != NULL) {
 		for (row = 0; row < PQntuples(r); row++) {
 			json_object_set_new(reasons, PQgetvalue(r, row, 0),
 			    json_integer(pgs_int(r, row, 1, 0)));
@@ -623,10 +626,11 @@ pgs_waiting_json(struct pgstore *ps)
 	    "THEN '" WAIT_ATTEMPT "' WHEN q.max_inflight IS NOT NULL AND "
 	    "coalesce(b.c, 0) >= q.max_inflight THEN '" WAIT_QUEUE_FULL "' "
 	    "WHEN $2::integer > 0 AND (SELECT c FROM total) >= $2::integer "
-	    "THEN '" WAIT_MAX_INFLIGHT "' END AS why, count(*) FROM runs r "
-	    "LEFT JOIN queues q ON q.name = r.queue LEFT JOIN busy b ON "
-	    "b.queue = r.queue WHERE r.status = 'pending' AND r.lease_owner "
-	    "IS NULL GROUP BY why", 3, p)) != NULL) {
+	    "THEN '" WAIT_MAX_INFLIGHT "' END COLLATE \"C\" AS why, "
+	    "count(*) FROM runs r LEFT JOIN queues q ON q.name = r.queue "
+	    "LEFT JOIN busy b ON b.queue = r.queue WHERE r.status = 'pending' "
+	    "AND r.lease_owner IS NULL GROUP BY why ORDER BY why", 3,
+	    p)) != NULL) {
 		for (row = 0; row < PQntuples(r); row++) {
 			if (PQgetisnull(r, row, 0))
 				continue;

@@ -663,6 +663,177 @@ test_store_run_json(void **state)
 	json_decref(o);
 }
 
+/* j as compact JSON text; compared with what it should be, and freed. */
+static void
+assert_dump(json_t *j, const char *want)
+{
+	char	*text;
+
+	assert_non_null(j);
+	text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (strcmp(text, want) != 0)
+		fail_msg("got  %s\nwant %s", text, want);
+	free(text);
+	json_decref(j);
+}
+
+/* A page of runs as text, compared byte for byte. */
+static void
+assert_page(struct store *st, const char *after, int limit,
+    const char *want)
+{
+	char	*text, *cause = NULL;
+	size_t	 len;
+
+	text = store_run_list(st, NULL, NULL, 0, after, limit, &len, &cause);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), len);
+	if (strcmp(text, want) != 0)
+		fail_msg("got  %s\nwant %s", text, want);
+	free(text);
+}
+
+#define RUN1_JSON "{\"id\":\"r_0000000000000001\",\"status\":\"completed\"," \
+	"\"mode\":\"auto\",\"resolved_mode\":\"stream\",\"backend_id\":" \
+	"\"resp_1\",\"backend_status\":\"completed\",\"endpoint\":" \
+	"\"http://e/v1\",\"queue\":\"q1\",\"priority\":2,\"creates\":1," \
+	"\"last_seq\":2,\"event_count\":3,\"last_event_at\":1000," \
+	"\"created_at\":100,\"updated_at\":200,\"finished_at\":300," \
+	"\"resumable\":false,\"idempotency_key\":\"k1\",\"error\":" \
+	"{\"http_status\":500,\"message\":\"boom \\\"x\\\"\",\"body\":" \
+	"\"{\\\"e\\\":1}\"},\"worker\":null,\"dialect\":\"openai\"," \
+	"\"attempt\":2,\"max_attempts\":3,\"batch\":\"b1\",\"custom_id\":" \
+	"\"c\xc3\xa9\",\"not_before\":50,\"retries\":0,\"wait\":null}"
+#define RUN2_JSON "{\"id\":\"r_0000000000000002\",\"status\":\"pending\"," \
+	"\"mode\":\"auto\",\"resolved_mode\":null,\"backend_id\":null," \
+	"\"backend_status\":null,\"endpoint\":\"http://e/v1\",\"queue\":" \
+	"\"q1\",\"priority\":0,\"creates\":0,\"last_seq\":-1," \
+	"\"event_count\":0,\"last_event_at\":null,\"created_at\":400," \
+	"\"updated_at\":400,\"finished_at\":null,\"resumable\":true," \
+	"\"idempotency_key\":null,\"error\":null,\"worker\":null," \
+	"\"dialect\":\"openai\",\"attempt\":1,\"max_attempts\":1,\"batch\":" \
+	"null,\"custom_id\":null,\"not_before\":null,\"retries\":0,\"wait\":" \
+	"{\"reason\":\"queue_paused\",\"until\":null,\"tries\":0,\"queue\":" \
+	"\"q1\",\"message\":\"queue q1 is paused\"}}"
+#define RUN3_JSON "{\"id\":\"r_0000000000000003\",\"status\":\"running\"," \
+	"\"mode\":\"auto\",\"resolved_mode\":\"background\",\"backend_id\":" \
+	"\"resp_3\",\"backend_status\":\"in_progress\",\"endpoint\":" \
+	"\"http://e/v1\",\"queue\":\"default\",\"priority\":0,\"creates\":1," \
+	"\"last_seq\":-1,\"event_count\":0,\"last_event_at\":null," \
+	"\"created_at\":500,\"updated_at\":500,\"finished_at\":null," \
+	"\"resumable\":true,\"idempotency_key\":null,\"error\":null," \
+	"\"worker\":\"w1\",\"dialect\":\"openai\",\"attempt\":1," \
+	"\"max_attempts\":1,\"batch\":null,\"custom_id\":null,\"not_before\":" \
+	"null,\"retries\":2,\"wait\":{\"reason\":\"backoff\",\"until\":5000," \
+	"\"tries\":2,\"message\":\"retry 2, after agentd's backoff\"}}"
+
+/*
+ * The same bytes from both engines for the same rows (written with raw
+ * SQL, so that nothing but the reads is under test): pages of runs with
+ * their cursor, a run, its result, events, counts, the waiting runs, the
+ * front's view.
+ */
+static void
+test_store_read_bytes(void **state)
+{
+	struct fx	*f = *state;
+	struct run_view	 v;
+	char		 status[16];
+	int64_t		 next = 0, last = 0;
+
+	sql_exec(f, "INSERT INTO runs (n, id, idempotency_key, queue, "
+	    "priority, endpoint, request, resolved_mode, status, backend_id, "
+	    "backend_status, resumable, creates, last_seq, event_count, "
+	    "last_event_at, error_status, error_message, error_body, "
+	    "response, output_text, created_at, updated_at, finished_at, "
+	    "attempt, max_attempts, batch, custom_id, not_before) VALUES (1, "
+	    "'r_0000000000000001', 'k1', 'q1', 2, 'http://e/v1', "
+	    "'{\"input\":\"x\"}', 'stream', 'completed', 'resp_1', "
+	    "'completed', 0, 1, 2, 3, 1000, 500, 'boom \"x\"', '{\"e\":1}', "
+	    "'{\"id\":\"resp_1\",\"output\":[]}', 'h\xc3\xa9', 100, 200, 300, "
+	    "2, 3, 'b1', 'c\xc3\xa9', 50)");
+	sql_exec(f, "INSERT INTO runs (n, id, queue, endpoint, request, "
+	    "created_at, updated_at) VALUES (2, 'r_0000000000000002', 'q1', "
+	    "'http://e/v1', '{}', 400, 400)");
+	sql_exec(f, "INSERT INTO runs (n, id, endpoint, request, "
+	    "resolved_mode, status, backend_id, backend_status, creates, "
+	    "lease_owner, lease_gen, created_at, updated_at, wait_reason, "
+	    "wait_until, wait_tries) VALUES (3, 'r_0000000000000003', "
+	    "'http://e/v1', '{}', 'background', 'running', 'resp_3', "
+	    "'in_progress', 1, 'w1', 1, 500, 500, 'backoff', 5000, 2)");
+	sql_exec(f, "INSERT INTO queues (name, paused, updated_at) VALUES "
+	    "('q1', 1, 0)");
+	sql_exec(f, "INSERT INTO events (run_n, seq, type, data, at) VALUES "
+	    "(1, 0, 'response.created', '{\"a\":1}', 1), (1, 1, 'x', 'not "
+	    "json', 1), (1, 2, 'y', '\"s\"', 1)");
+
+	assert_page(f->st, NULL, 2, "{\"runs\":[" RUN3_JSON "," RUN2_JSON
+	    "],\"next\":\"r_0000000000000002\"}");
+	assert_page(f->st, "r_0000000000000002", 2, "{\"runs\":[" RUN1_JSON
+	    "],\"next\":null}");
+	assert_page(f->st, "r_0000000000000001", 2,
+	    "{\"runs\":[],\"next\":null}");
+	assert_page(f->st, NULL, 3, "{\"runs\":[" RUN3_JSON "," RUN2_JSON ","
+	    RUN1_JSON "],\"next\":null}");
+	assert_dump(store_run_json(f->st, "r_0000000000000001"), RUN1_JSON);
+	assert_null(store_run_json(f->st, "r_0000000000000009"));
+	assert_int_equal(store_run_n(f->st, "r_0000000000000003"), 3);
+	assert_int_equal(store_run_n(f->st, "r_0000000000000009"), -1);
+	assert_dump(store_result_json(f->st, "r_0000000000000001"),
+	    "{\"id\":\"r_0000000000000001\",\"status\":\"completed\","
+	    "\"output_text\":\"h\xc3\xa9\",\"response\":{\"id\":\"resp_1\","
+	    "\"output\":[]},\"error\":{\"http_status\":500,\"message\":"
+	    "\"boom \\\"x\\\"\",\"body\":\"{\\\"e\\\":1}\"}}");
+	assert_dump(store_result_json(f->st, "r_0000000000000002"),
+	    "{\"id\":\"r_0000000000000002\",\"status\":\"pending\","
+	    "\"output_text\":null,\"response\":null,\"error\":null}");
+	assert_null(store_result_json(f->st, "r_0000000000000009"));
+	assert_dump(store_events_json(f->st, "r_0000000000000001", -1, 2, 0,
+	    &next), "{\"events\":[{\"seq\":0,\"type\":\"response.created\","
+	    "\"data\":{\"a\":1}},{\"seq\":1,\"type\":\"x\",\"data\":\"not "
+	    "json\"}],\"next_after\":1}");
+	assert_int_equal(next, 1);
+	assert_dump(store_events_json(f->st, "r_0000000000000001", 1, 2, 1,
+	    &next), "{\"events\":[{\"seq\":2,\"type\":\"y\",\"data\":"
+	    "\"\\\"s\\\"\"}],\"next_after\":null}");
+	assert_int_equal(next, -1);
+	assert_null(store_events_json(f->st, "r_0000000000000009", -1, 2, 0,
+	    &next));
+	assert_dump(store_counts_json(f->st),
+	    "{\"completed\":1,\"pending\":1,\"running\":1}");
+	assert_dump(store_waiting_json(f->st), "{\"reasons\":{\"backoff\":1,"
+	    "\"queue_paused\":1},\"retrying\":1}");
+	assert_int_equal(store_count_events(f->st), 3);
+	assert_int_equal(store_run_state(f->st, 1, status, sizeof status,
+	    &last), 0);
+	assert_string_equal(status, "completed");
+	assert_int_equal(last, 2);
+	assert_int_equal(store_run_state(f->st, 9, status, sizeof status,
+	    &last), -1);
+	assert_int_equal(store_run_view(f->st, "r_0000000000000001", &v), 1);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(v.id, "r_0000000000000001");
+	assert_string_equal(v.status, "completed");
+	assert_string_equal(v.request, "{\"input\":\"x\"}");
+	assert_string_equal(v.dialect, "openai");
+	assert_string_equal(v.backend_id, "resp_1");
+	assert_string_equal(v.resolved_mode, "stream");
+	assert_string_equal(v.response, "{\"id\":\"resp_1\",\"output\":[]}");
+	assert_string_equal(v.output_text, "h\xc3\xa9");
+	assert_string_equal(v.error_message, "boom \"x\"");
+	assert_int_equal(v.resumable, 0);
+	assert_int_equal(v.last_seq, 2);
+	assert_int_equal(v.created_at, 100);
+	assert_int_equal(v.finished_at, 300);
+	store_run_view_clear(&v);
+	assert_int_equal(store_run_view(f->st, "r_0000000000000002", &v), 1);
+	assert_null(v.backend_id);
+	assert_int_equal(v.finished_at, 0);
+	assert_int_equal(v.resumable, 1);
+	store_run_view_clear(&v);
+	assert_int_equal(store_run_view(f->st, "r_0000000000000009", &v), 0);
+}
+
 /* The reason of run id's "wait" object, or NULL when it does not wait. */
 static char *
 wait_reason(struct store *st, const char *id, json_t **wait)
@@ -871,7 +1042,8 @@ lock_wait_pg(struct fx *f)
 	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
 		c = PQconnectdb(pg_conninfo);
-		r = PQexec(c, "BEGIN; LOCK TABLE runs IN ACCESS EXCLUSIVE MODE");
+		r = PQexec(c, "BEGIN; LOCK TABLE runs IN ACCESS EXCLUSIVE "
+		    "MODE");
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			_exit(1);
 		PQclear(r);
@@ -1003,6 +1175,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_run_json, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_pagination, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_read_bytes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_lock_wait_is_short,
 		    setup, teardown),
