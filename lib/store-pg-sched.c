@@ -72,7 +72,8 @@ pgs_release_owner(struct pgstore *ps, const char *owner)
  * after those locks, so it counts the runs every earlier claimer of those
  * queues committed. Runs of limited queues not locked here (a queue that
  * got runs in between) are left for the next call. Rows are taken with
- * SKIP LOCKED and re-checked as unowned, so a run is leased once.
+ * SKIP LOCKED and re-checked as unowned, so a run is leased once. A
+ * host claims only while its term is live in hosts.
  */
 int
 pgs_assign(struct pgstore *ps, const char *owner, int64_t expires,
@@ -89,6 +90,28 @@ pgs_assign(struct pgstore *ps, const char *owner, int64_t expires,
 	pgs_i64(now, util_now_ms());
 	if (txn_begin(ps, "assign") != 0)
 		return -1;
+	if (ps->host_id != NULL) {
+		/*
+		 * Only a live term claims, and it stays live until this
+		 * commits: the key-share lock holds off the reaper's delete
+		 * (not the heartbeat's update).
+		 */
+		pv[0] = ps->host_id;
+		pv[1] = pgs_i64(epb, ps->epoch);
+		res = pgs_exec(ps, "assign: host", "SELECT 1 FROM hosts WHERE "
+		    "host_id = $1 AND epoch = $2 AND expires_at > "
+		    "clock_timestamp() FOR KEY SHARE", 2, pv);
+		if (res == NULL)
+			goto fail;
+		i = PQntuples(res);
+		PQclear(res);
+		if (i == 0) {
+			log_warnx("store: host %s (term %lld) is not live: no "
+			    "claims", ps->host_id, (long long)ps->epoch);
+			pgs_rollback(ps);
+			return 0;
+		}
+	}
 	pv[0] = now;
 	res = pgs_exec(ps, "assign: queue locks", "SELECT s.queue, "
 	    "pg_advisory_xact_lock(s.k) FROM (SELECT DISTINCT r.queue, "
