@@ -41,6 +41,14 @@ store_hosts_reap(struct store *st, store_abandon_cb cb, void *arg)
 	return 0;
 }
 
+int
+store_host_share(struct store *st)
+{
+	if (store_pg(st) != NULL)
+		return pgs_host_share(store_pg(st));
+	return -1;
+}
+
 json_t *
 store_hosts_json(struct store *st)
 {

@@ -185,6 +185,32 @@ pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg)
 	return n;
 }
 
+int
+pgs_host_share(struct pgstore *ps)
+{
+	PGresult	*r;
+	const char	*p[1];
+	int64_t		 hosts, active, mine, share;
+
+	if (ps->host_id == NULL)
+		return -1;
+	p[0] = ps->host_id;
+	r = pgs_exec(ps, "fair share", "SELECT (SELECT count(*) FROM hosts "
+	    "WHERE expires_at > clock_timestamp()), (SELECT count(*) FROM runs "
+	    "WHERE status IN " ACTIVE_SQL "), (SELECT count(*) FROM runs WHERE "
+	    "lease_host = $1 AND status IN " ACTIVE_SQL ")", 1, p);
+	if (r == NULL)
+		return -2;
+	hosts = pgs_int(r, 0, 0, 1);
+	active = pgs_int(r, 0, 1, 0);
+	mine = pgs_int(r, 0, 2, 0);
+	PQclear(r);
+	if (hosts < 1)
+		hosts = 1;
+	share = (active + hosts - 1) / hosts - mine;
+	return share > 0 ? (int)(share > 1000000 ? 1000000 : share) : 0;
+}
+
 json_t *
 pgs_hosts_json(struct pgstore *ps)
 {

@@ -120,6 +120,7 @@ int	pgs_host_join(struct pgstore *ps, const struct store_host *h,
 int	pgs_host_beat(struct pgstore *ps, int runs_held, int workers);
 int	pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg);
 json_t	*pgs_hosts_json(struct pgstore *ps);
+int	pgs_host_share(struct pgstore *ps);
 void	pgs_host_leave(struct pgstore *ps);
 
 /* store-pg-read.c */

@@ -324,6 +324,13 @@ int	store_host_beat(struct store *st, int runs_held, int workers);
  * run released (owner is the dead host's). Runs released, or -1.
  */
 int	store_hosts_reap(struct store *st, store_abandon_cb cb, void *arg);
+/*
+ * How many more runs this host should claim to hold its fair share of the
+ * active runs (their count over the live hosts, rounded up), so that runs
+ * spread over the hosts rather than going to whichever saw them first: a
+ * count >= 0, -1 for no limit (SQLite: one host), or -2 on error.
+ */
+int	store_host_share(struct store *st);
 /* Every host: id, version, pid, heartbeat age, runs, workers. New ref. */
 json_t	*store_hosts_json(struct store *st);
 /* This host stops cleanly: its row goes; its runs stay for any host. */

@@ -165,7 +165,7 @@ sup_schedule(struct sup *s)
 {
 	struct store_assign	 a[ASSIGN_BATCH];
 	struct child		*best;
-	int			 i, k, got, rounds;
+	int			 i, k, got, rounds, share;
 	int64_t			 exp = util_mono_ms() + LEASE_TTL_MS;
 
 	s->sched_armed = 0;
@@ -175,8 +175,14 @@ sup_schedule(struct sup *s)
 		return;		/* the endpoint asked us to wait (429) */
 	if (s->host.untrusted)
 		return;		/* our lease may be gone (sup-host.c) */
+	share = store_host_share(s->st);
+	if (share == 0 || share == -2)
+		return;		/* its share held, or the store failed */
 	for (rounds = 0; rounds < 64; rounds++) {
 		int	want = ASSIGN_BATCH;
+
+		if (share > 0 && want > share)
+			want = share;
 
 		if (s->cfg->max_inflight > 0) {
 			int inflight = store_inflight(s->st);
@@ -207,6 +213,8 @@ sup_schedule(struct sup *s)
 		}
 		best->runs += got;
 		s->m.assigned += (uint64_t)got;
+		if (share > 0 && (share -= got) <= 0)
+			return;
 	}
 	sup_schedule_soon(s);
 }

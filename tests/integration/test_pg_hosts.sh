@@ -114,7 +114,7 @@ note_s=$((t1 - t0))
 check "every run completed after the kill" [ "$(psql_q "SELECT count(*) FROM runs WHERE status <> 'completed'")" = 0 ]
 check "every run exact after the failover ($note_s s to all done)" \
     python3 "$(dirname "$0")/verify.py" "$PG_CONNINFO" "$MOCK_URL"
-check "the dead host's row is gone" [ "$(psql_q "SELECT count(*) FROM hosts WHERE host_id = 'a'")" = 0 ]
+check "the dead host's row is reaped" wait_for $((TTL + 10)) sh -c "[ \"\$(psql -X -A -t -q -d '$PG_CONNINFO' -c \"SELECT count(*) FROM hosts WHERE host_id = 'a'\")\" = 0 ]"
 
 # 5. Follow on host c a run ingested on host b; cancel it from c.
 id=$(printf '{"model":"mock","input":"followed","metadata":{"mock_events":"400","mock_interval_ms":"50"}}' |
