@@ -45,6 +45,22 @@ pbuf_ch(struct pbuf *b, char c)
 	pbuf_add(b, &c, 1);
 }
 
+/* Separate an array literal's element from the one before, if any. */
+static void
+pbuf_sep(struct pbuf *b)
+{
+	if (b->len > 0 && b->p[b->len - 1] != '{')
+		pbuf_ch(b, ',');
+}
+
+/* Append a NULL element. */
+static void
+pbuf_null(struct pbuf *b)
+{
+	pbuf_sep(b);
+	pbuf_add(b, "NULL", 4);
+}
+
 /*
  * Append one element of a text[] literal: always quoted, '\' and '"'
  * escaped, so that empty strings, NULL, braces, commas and blanks are
@@ -55,8 +71,7 @@ pbuf_elem(struct pbuf *b, const char *s, size_t len)
 {
 	size_t	i, run;
 
-	if (b->len > 1)
-		pbuf_ch(b, ',');
+	pbuf_sep(b);
 	pbuf_ch(b, '"');
 	for (i = 0; i < len; i += run) {
 		for (run = 0; i + run < len && s[i + run] != '\\' &&
@@ -236,8 +251,15 @@ pgs_events_append(struct pgstore *ps, int64_t n, int64_t gen,
 		if (i > 0)
 			pbuf_ch(&seqs, ',');
 		pbuf_add(&seqs, sb, strlen(sb));
-		pbuf_elem(&types, ev[i].type, strlen(ev[i].type));
-		pbuf_elem(&datas, ev[i].data, ev[i].data_len);
+		/* NULL as SQLite binds it: the NOT NULL constraint fails. */
+		if (ev[i].type != NULL)
+			pbuf_elem(&types, ev[i].type, strlen(ev[i].type));
+		else
+			pbuf_null(&types);
+		if (ev[i].data != NULL)
+			pbuf_elem(&datas, ev[i].data, ev[i].data_len);
+		else
+			pbuf_null(&datas);
 	}
 	pbuf_ch(&seqs, '}');
 	pbuf_ch(&types, '}');

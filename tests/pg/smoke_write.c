@@ -264,6 +264,18 @@ test_writes(void)
 	CHECK(store_events_append(a, n1, gen, NULL, 0, 4, 6002) == 0);
 	CHECK(store_commit(a) == 0);
 
+	/* a NULL type fails the batch; the caller rolls back */
+	{
+		struct store_event bad[2] = { { 20, "t", "{}", 2 },
+		    { 21, NULL, "{}", 2 } };
+
+		CHECK(store_begin(a) == 0);
+		CHECK(store_events_append(a, n1, gen, bad, 2, 21, 1) == -1);
+		store_rollback(a);
+		CHECK(q_int(a, "SELECT count(*) FROM events WHERE run_n = $1",
+		    nb) == 5);
+	}
+
 	/* patch, fenced */
 	p.status = RUN_RUNNING;
 	p.backend_id = "resp_1";
