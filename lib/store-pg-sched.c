@@ -84,6 +84,7 @@ pgs_assign(struct pgstore *ps, const char *owner, int64_t expires,
 	const char	*pv[8];
 	char		 now[24], mb[24], eb[24], epb[24], *lq;
 	int		 i, count;
+	static int	 notlive_said;
 
 	if (max <= 0)
 		return 0;
@@ -106,11 +107,16 @@ pgs_assign(struct pgstore *ps, const char *owner, int64_t expires,
 		i = PQntuples(res);
 		PQclear(res);
 		if (i == 0) {
-			log_warnx("store: host %s (term %lld) is not live: no "
-			    "claims", ps->host_id, (long long)ps->epoch);
+			/* Said once until the term is live again. */
+			if (!notlive_said)
+				log_warnx("store: host %s (term %lld) is not "
+				    "live: no claims", ps->host_id,
+				    (long long)ps->epoch);
+			notlive_said = 1;
 			pgs_rollback(ps);
 			return 0;
 		}
+		notlive_said = 0;
 	}
 	pv[0] = now;
 	res = pgs_exec(ps, "assign: queue locks", "SELECT s.queue, "
