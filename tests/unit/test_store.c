@@ -2,7 +2,8 @@
  * Unit tests for lib/store.c: migrations and refusals, idempotent insert,
  * batched events with dedupe (invariant 2), cursor in the same transaction
  * (invariant 1), generation fencing and re-arming (invariant 3), stale
- * abandonment, resume, cancel, prune, a run's JSON, pagination.
+ * abandonment, resume, cancel, prune, a run's JSON, pagination, and the
+ * reads' exact bytes for rows written with raw SQL.
  *
  * One suite for both engines: with AGENTD_TEST_PG set to a libpq conninfo
  * (tests/integration/test_store_pg.sh) every test opens the store on that
