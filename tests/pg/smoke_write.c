@@ -513,6 +513,14 @@ test_writes(void)
 	CHECK(s != NULL && strcmp(s, "http://stamped") == 0);
 	free(s);
 
+	/* a host whose term lapsed claims nothing */
+	CHECK(store_rearm(a) == 1);
+	q_cmd(a, "UPDATE hosts SET expires_at = now() - interval '1 s' WHERE "
+	    "host_id = 'hostA'");
+	CHECK(store_assign(a, "w0", 1, as, 8) == 0);
+	CHECK(store_assign(a, "w0", 1, as, 8) == 0);
+	CHECK(store_assign(b, "w0", 1, as, 8) == 1);
+
 	/* a tool (no host) rearms every lease */
 	store_close(b);
 	b = open_store();
