@@ -3,6 +3,7 @@
  * tagged with it; each line's idempotency key is "batch:<name>:<custom_id>",
  * so submitting the same file twice, or from two racing processes, adds
  * nothing. Queues are optional rows: a queue without one is unlimited.
+ * On a PostgreSQL store each call goes to its bpg_* port in batch-pg.c.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "batch.h"
+#include "batch-pg.h"
 #include "log.h"
 #include "store-internal.h"
 #include "util.h"
@@ -55,6 +57,9 @@ batch_submit(struct store *st, const struct batch_new *b,
 	size_t		 i;
 
 	*submitted = *present = 0;
+	if (store_pg(st) != NULL)
+		return bpg_submit(store_pg(st), b, items, n, submitted,
+		    present, cause);
 	if (store_begin(st) != 0) {
 		xasprintf(cause, "store busy: %s", sqlite3_errmsg(db));
 		return -1;
@@ -177,6 +182,8 @@ batch_status_json(struct store *st, const char *name)
 	sqlite3_stmt	*s = NULL;
 	json_t		*o = NULL;
 
+	if (store_pg(st) != NULL)
+		return bpg_status_json(store_pg(st), name);
 	if (sqlite3_prepare_v2(db, "SELECT name, queue, max_attempts, "
 	    "created_at, cancelled_at FROM batches WHERE name = ?", -1, &s,
 	    NULL) != SQLITE_OK)
@@ -196,6 +203,10 @@ batch_list_json(struct store *st)
 	sqlite3_stmt	*s = NULL;
 	json_t		*arr = json_array();
 
+	if (store_pg(st) != NULL) {
+		json_decref(arr);
+		return bpg_list_json(store_pg(st));
+	}
 	if (sqlite3_prepare_v2(db, "SELECT name, queue, max_attempts, "
 	    "created_at, cancelled_at FROM batches ORDER BY created_at DESC, "
 	    "name", -1, &s, NULL) == SQLITE_OK)
@@ -260,6 +271,8 @@ batch_results(struct store *st, const char *name, int errors_only,
 	json_t		*line;
 	int		 rc, count = 0, stop = 0;
 
+	if (store_pg(st) != NULL)
+		return bpg_results(store_pg(st), name, errors_only, cb, arg);
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM batches WHERE name = ?", -1,
 	    &s, NULL) != SQLITE_OK)
 		return -1;
@@ -302,6 +315,8 @@ batch_cancel(struct store *st, const char *name, batch_cancel_cb cb,
 	}		*v = NULL;
 	size_t		 nv = 0, i;
 
+	if (store_pg(st) != NULL)
+		return bpg_cancel(store_pg(st), name, cb, arg);
 	if (store_begin(st) != 0)
 		return -1;
 	if (sqlite3_prepare_v2(db, "UPDATE batches SET cancelled_at = ?2, "
@@ -387,6 +402,8 @@ queue_set(struct store *st, const char *name, const struct queue_set *q,
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
 
+	if (store_pg(st) != NULL)
+		return bpg_queue_set(store_pg(st), name, q, cause);
 	if (store_begin(st) != 0) {
 		xasprintf(cause, "store busy");
 		return -1;
@@ -438,6 +455,10 @@ queue_list_json(struct store *st)
 	sqlite3_stmt	*s = NULL;
 	json_t		*arr = json_array(), *o;
 
+	if (store_pg(st) != NULL) {
+		json_decref(arr);
+		return bpg_queue_list_json(store_pg(st));
+	}
 	if (sqlite3_prepare_v2(db, "WITH names AS (SELECT name FROM queues "
 	    "UNION SELECT DISTINCT queue FROM runs) SELECT n.name, "
 	    "q.max_inflight, coalesce(q.paused, 0), coalesce(q.priority, 0), "
