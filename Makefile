@@ -5,7 +5,8 @@
 
 PKGS	 = libcurl sqlite3 libevent jansson libpq
 DEBS	 = libcurl4-openssl-dev libsqlite3-dev libevent-dev libjansson-dev \
-	   libcmocka-dev pkg-config sqlite3 curl python3 postgresql libpq-dev
+	   libcmocka-dev pkg-config sqlite3 curl python3 postgresql libpq-dev \
+	   faketime
 
 CC	?= cc
 OPT	?= -O2 -g

@@ -156,31 +156,56 @@ int
 pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg)
 {
 	PGresult	*r;
-	char		 now[24];
-	const char	*p[1];
+	json_t		*dead;
+	char		 now[24], *ids;
+	const char	*p[2];
 	int		 i, n;
 
-	p[0] = pgs_i64(now, util_now_ms());
-	r = pgs_exec(ps, "reap hosts", "WITH dead AS (DELETE FROM hosts "
-	    "WHERE expires_at < clock_timestamp() RETURNING host_id, epoch) "
-	    "UPDATE runs r SET lease_owner = NULL, lease_host = NULL, "
-	    "lease_epoch = NULL, lease_expires = NULL, lease_gen = r.lease_gen "
-	    "+ 1, wait_reason = NULL, wait_until = NULL, wait_tries = 0, "
-	    "released_at = $1, updated_at = $1 FROM dead WHERE r.lease_host = "
-	    "dead.host_id RETURNING r.n, r.id, dead.host_id, r.backend_id", 1,
-	    p);
-	if (r == NULL)
+	/*
+	 * Two statements in one transaction: the DELETE waits for a claim
+	 * holding the host's row (a key-share lock) to commit, and the
+	 * UPDATE, a new snapshot under READ COMMITTED, then sees the runs
+	 * that claim took, so none stays leased to a dead host.
+	 */
+	if (pgs_begin(ps) != 0)
 		return -1;
-	n = PQntuples(r);
-	for (i = 0; i < n; i++) {
-		if (i == 0)
-			log_warnx("store: host %s missed its lease; its runs go "
-			    "to the live hosts", PQgetvalue(r, i, 2));
-		if (cb != NULL)
-			cb(arg, pgs_int(r, i, 0, 0), PQgetvalue(r, i, 1),
-			    PQgetvalue(r, i, 2), PQgetisnull(r, i, 3) ? NULL :
-			    PQgetvalue(r, i, 3), 0);
+	r = pgs_exec(ps, "reap hosts", "DELETE FROM hosts WHERE expires_at < "
+	    "clock_timestamp() RETURNING host_id", 0, NULL);
+	if (r == NULL || PQntuples(r) == 0) {
+		PQclear(r);
+		pgs_rollback(ps);
+		return r == NULL ? -1 : 0;
 	}
+	dead = json_array();
+	for (i = 0; i < PQntuples(r); i++) {
+		log_warnx("store: host %s missed its lease; its runs go to the "
+		    "live hosts", PQgetvalue(r, i, 0));
+		json_array_append_new(dead, json_string(PQgetvalue(r, i, 0)));
+	}
+	PQclear(r);
+	ids = json_dumps(dead, JSON_COMPACT);
+	json_decref(dead);
+	p[0] = pgs_i64(now, pgs_now(ps));
+	p[1] = ids;
+	r = pgs_exec(ps, "reap hosts", "UPDATE runs SET lease_owner = NULL, "
+	    "lease_host = NULL, lease_epoch = NULL, lease_expires = NULL, "
+	    "lease_gen = lease_gen + 1, wait_reason = NULL, wait_until = NULL, "
+	    "wait_tries = 0, released_at = $1, updated_at = $1 WHERE lease_host "
+	    "IN (SELECT json_array_elements_text($2::json)) RETURNING n, id, "
+	    "backend_id", 2, p);
+	free(ids);
+	if (r == NULL) {
+		pgs_rollback(ps);
+		return -1;
+	}
+	n = PQntuples(r);
+	if (pgs_commit(ps) != 0) {
+		PQclear(r);
+		return -1;
+	}
+	for (i = 0; cb != NULL && i < n; i++)
+		cb(arg, pgs_int(r, i, 0, 0), PQgetvalue(r, i, 1), NULL,
+		    PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), 0);
 	PQclear(r);
 	return n;
 }
@@ -251,7 +276,7 @@ pgs_host_leave(struct pgstore *ps)
 		return;
 	p[0] = ps->host_id;
 	p[1] = pgs_i64(e, ps->epoch);
-	p[2] = pgs_i64(now, util_now_ms());
+	p[2] = pgs_i64(now, pgs_now(ps));
 	/* Its runs go back to the pool at once, fenced: no TTL to wait. */
 	if (pgs_cmd(ps, "host leave", "WITH gone AS (DELETE FROM hosts WHERE "
 	    "host_id = $1 AND epoch = $2 RETURNING host_id) UPDATE runs SET "

@@ -88,7 +88,7 @@ pgs_assign(struct pgstore *ps, const char *owner, int64_t expires,
 
 	if (max <= 0)
 		return 0;
-	pgs_i64(now, util_now_ms());
+	pgs_i64(now, pgs_now(ps));
 	if (txn_begin(ps, "assign") != 0)
 		return -1;
 	if (ps->host_id != NULL) {
@@ -240,7 +240,7 @@ pgs_attempt_end(struct pgstore *ps, int64_t n, const char *status,
     int error_status, const char *error_message)
 {
 	return attempt_record(ps, n, status, error_status, error_message,
-	    util_now_ms());
+	    pgs_now(ps));
 }
 
 /*
@@ -256,7 +256,7 @@ pgs_run_retry(struct pgstore *ps, int64_t n, int64_t gen, const char *status,
 	PGresult	*res;
 	const char	*pv[5];
 	char		 nb[24], gb[24], nbf[24], eb[24], tb[24], *msg;
-	int64_t		 now = util_now_ms(), rows;
+	int64_t		 now = pgs_now(ps), rows;
 	int		 found;
 
 	pv[0] = pgs_i64(nb, n);
@@ -335,6 +335,8 @@ pgs_abandon_stale(struct pgstore *ps, int64_t now, int64_t stale_ms,
 	char		 reason[128], cb_[24], nowb[24], nb[24];
 	int		 count = 0;
 
+	/* The database's clock, not the caller's (store-pg.h). */
+	now = pgs_now(ps);
 	if (txn_begin(ps, "abandon stale") != 0)
 		return -1;
 	pv[0] = pgs_i64(cb_, now - stale_ms);
@@ -440,7 +442,7 @@ pgs_resume(struct pgstore *ps, const char *id, const char **msg)
 		goto out;
 	}
 	pv[0] = has_backend ? RUN_RUNNING : RUN_PENDING;
-	pv[1] = pgs_i64(now, util_now_ms());
+	pv[1] = pgs_i64(now, pgs_now(ps));
 	pv[2] = id;
 	if (pgs_cmd(ps, "resume", "UPDATE runs SET status = $1, lease_owner "
 	    "= NULL, lease_host = NULL, lease_epoch = NULL, lease_gen = "
@@ -524,7 +526,7 @@ pgs_cancel(struct pgstore *ps, const char *id, int64_t *n, char **owner,
 	*backend_id = pgs_dup(res, 0, 3);
 	*endpoint = pgs_dup(res, 0, 4);
 	PQclear(res);
-	pv[0] = pgs_i64(now, util_now_ms());
+	pv[0] = pgs_i64(now, pgs_now(ps));
 	pv[1] = pgs_i64(nb, *n);
 	if (pgs_cmd(ps, "cancel", "UPDATE runs SET status = 'cancelled', "
 	    "lease_owner = NULL, lease_host = NULL, lease_epoch = NULL, "

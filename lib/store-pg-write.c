@@ -159,7 +159,7 @@ pgs_run_insert(struct pgstore *ps, const struct run_new *rn, char *id,
 	int		 tries;
 
 	*created = 0;
-	pgs_i64(now, util_now_ms());
+	pgs_i64(now, pgs_now(ps));
 	pgs_i64(prio, rn->priority);
 	pgs_i64(att, rn->max_attempts > 0 ? rn->max_attempts : 1);
 	for (tries = 0; tries < 3; tries++) {
@@ -267,7 +267,7 @@ pgs_events_append(struct pgstore *ps, int64_t n, int64_t gen,
 	pv[0] = pgs_i64(nb, n);
 	pv[1] = pgs_i64(gb, gen);
 	pv[2] = pgs_i64(lb, last_seq);
-	pv[3] = pgs_i64(tb, now);
+	pv[3] = pgs_i64(tb, pgs_rebase(ps, now));
 	pv[4] = seqs.p;
 	pv[5] = types.p;
 	pv[6] = datas.p;
@@ -328,7 +328,7 @@ pgs_run_patch(struct pgstore *ps, int64_t n, int64_t gen,
 	int		 k = 1;
 	int64_t		 rows;
 
-	pv[0] = pgs_i64(now, util_now_ms());
+	pv[0] = pgs_i64(now, pgs_now(ps));
 	if (p->status != NULL)
 		patch_col(sql, sizeof sql, "status", &k, pv, p->status);
 	if (p->backend_id != NULL)
@@ -363,7 +363,7 @@ pgs_run_patch(struct pgstore *ps, int64_t n, int64_t gen,
 		    pgs_i64(res_, p->resumable));
 	if (p->last_event_at != 0)
 		patch_col(sql, sizeof sql, "last_event_at", &k, pv,
-		    pgs_i64(lea, p->last_event_at));
+		    pgs_i64(lea, pgs_rebase(ps, p->last_event_at)));
 	if (p->creates_inc)
 		strncat(sql, ", creates = creates + 1",
 		    sizeof sql - strlen(sql) - 1);
@@ -376,7 +376,8 @@ pgs_run_patch(struct pgstore *ps, int64_t n, int64_t gen,
 		patch_col(sql, sizeof sql, "wait_reason", &k, pv,
 		    p->wait_reason);
 		patch_col(sql, sizeof sql, "wait_until", &k, pv,
-		    p->wait_until > 0 ? pgs_i64(wu, p->wait_until) : NULL);
+		    p->wait_until > 0 ? pgs_i64(wu, pgs_rebase(ps,
+		    p->wait_until)) : NULL);
 		patch_col(sql, sizeof sql, "wait_tries", &k, pv,
 		    pgs_i64(wt, p->wait_tries));
 	} else if (p->set_wait == 2 || p->set_wait == -1 || p->finished)
@@ -407,9 +408,10 @@ pgs_run_released(struct pgstore *ps, int64_t n, int64_t gen,
 	char		 now[24], ub[24], nb[24], gb[24];
 	int64_t		 rows;
 
-	pv[0] = pgs_i64(now, util_now_ms());
+	pv[0] = pgs_i64(now, pgs_now(ps));
 	pv[1] = reason;
-	pv[2] = reason != NULL && until > 0 ? pgs_i64(ub, until) : NULL;
+	pv[2] = reason != NULL && until > 0 ? pgs_i64(ub, pgs_rebase(ps,
+	    until)) : NULL;
 	pv[3] = pgs_i64(nb, n);
 	pv[4] = pgs_i64(gb, gen);
 	rows = pgs_cmd(ps, "release run", "UPDATE runs SET released_at = $1, "
@@ -519,6 +521,6 @@ pgs_caps_set(struct pgstore *ps, const char *endpoint, const char *what,
 	    "SET %s = $2, updated_at = $3", what, what);
 	pv[0] = endpoint;
 	pv[1] = pgs_i64(vb, value);
-	pv[2] = pgs_i64(now, util_now_ms());
+	pv[2] = pgs_i64(now, pgs_now(ps));
 	return pgs_cmd(ps, "endpoint caps", sql, 3, pv) < 0 ? -1 : 0;
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "schema.h"
 #include "store-pg.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* Every host migrating an empty database takes this lock first. */
@@ -144,6 +145,20 @@ pgs_exec(struct pgstore *ps, const char *what, const char *sql, int n,
 	}
 	r = PQexecParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0);
 	rs = PQresultStatus(r);
+	/*
+	 * The server restarted or dropped us since the last statement: the
+	 * connection looked fine until now. A read (or a BEGIN) outside a
+	 * transaction is safe to send again once the connection is remade;
+	 * a write is not (it may have been done), so its caller retries.
+	 */
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+	    PQstatus(ps->conn) == CONNECTION_BAD && !ps->in_txn &&
+	    (strncmp(sql, "SELECT", 6) == 0 || strcmp(sql, "BEGIN") == 0) &&
+	    pg_ready(ps) == 0) {
+		PQclear(r);
+		r = PQexecParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0);
+		rs = PQresultStatus(r);
+	}
 	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
 		return r;
 	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -170,6 +185,43 @@ pgs_cmd(struct pgstore *ps, const char *what, const char *sql, int n,
 	rows = t != NULL && *t != '\0' ? strtoll(t, NULL, 10) : 0;
 	PQclear(r);
 	return rows;
+}
+
+/* Measure the database's clock against this host's. */
+static void
+pg_clock(struct pgstore *ps)
+{
+	PGresult	*r;
+	int64_t		 t0 = util_now_ms(), t1, db;
+
+	ps->clock_mono = util_mono_ms();
+	if (ps->in_txn)
+		return;		/* a failure would abort the caller's work */
+	r = pgs_exec(ps, "clock", "SELECT (extract(epoch FROM "
+	    "clock_timestamp()) * 1000)::bigint", 0, NULL);
+	if (r == NULL)
+		return;
+	t1 = util_now_ms();
+	db = pgs_int(r, 0, 0, 0);
+	PQclear(r);
+	ps->clock_offset = db - (t0 + (t1 - t0) / 2);
+}
+
+int64_t
+pgs_now(struct pgstore *ps)
+{
+	if (ps->clock_mono == 0 || util_mono_ms() - ps->clock_mono > 30000)
+		pg_clock(ps);
+	return util_now_ms() + ps->clock_offset;
+}
+
+int64_t
+pgs_rebase(struct pgstore *ps, int64_t host_ms)
+{
+	if (host_ms <= 0)
+		return host_ms;
+	(void)pgs_now(ps);
+	return host_ms + ps->clock_offset;
 }
 
 const char *
@@ -378,6 +430,7 @@ pgs_close(struct pgstore *ps)
 		free(ps->conninfo);
 	}
 	free(ps->endpoint);
+	free(ps->host_id);
 	free(ps);
 }
 

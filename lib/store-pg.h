@@ -39,6 +39,14 @@ struct pgstore {
 	char		*host_id;
 	int64_t		 epoch;
 	int		 ttl_ms;	/* this host's lease */
+	/*
+	 * The database's clock minus this host's (ms), measured at connect
+	 * and every 30 s: every time the engine writes or compares is the
+	 * database's, so a host whose clock is off neither abandons others'
+	 * runs as stale nor has its own look fresh forever.
+	 */
+	int64_t		 clock_offset;
+	int64_t		 clock_mono;	/* when it was measured */
 };
 
 /* Connect, migrate, check the schema; NULL with *cause on failure. */
@@ -62,6 +70,9 @@ int64_t	 pgs_int(const PGresult *r, int row, int col, int64_t def);
 char	*pgs_dup(const PGresult *r, int row, int col);
 /* A text column parsed as JSON (NULL if NULL or not JSON); new ref. */
 json_t	*pgs_json(const PGresult *r, int row, int col);
+/* Now on the database's clock (unix ms); a host time on it. */
+int64_t	 pgs_now(struct pgstore *ps);
+int64_t	 pgs_rebase(struct pgstore *ps, int64_t host_ms);
 /* SQLSTATE of the last failed pgs_exec, or "" (e.g. 23505, 40001). */
 const char *pgs_sqlstate(struct pgstore *ps);
 

@@ -523,10 +523,12 @@ json_t *
 store_counts_json(struct store *st)
 {
 	sqlite3_stmt	*s = NULL;
-	json_t		*o = json_object();
+	json_t		*o;
 
 	if (store_pg(st) != NULL)
 		return pgs_counts_json(store_pg(st));
+
+	o = json_object();
 
 	if (sqlite3_prepare_v2(store_db(st), "SELECT status, count(*) FROM runs "
 	    "GROUP BY status", -1, &s, NULL) != SQLITE_OK)
@@ -590,7 +592,7 @@ json_t *
 store_waiting_json(struct store *st)
 {
 	sqlite3_stmt	*s = NULL;
-	json_t		*o = json_object(), *reasons = json_object();
+	json_t		*o, *reasons;
 	char		 sql[1600];
 	int64_t		 retrying = 0;
 	int		 mi = store_max_inflight(st);
@@ -598,6 +600,8 @@ store_waiting_json(struct store *st)
 	if (store_pg(st) != NULL)
 		return pgs_waiting_json(store_pg(st));
 
+	o = json_object();
+	reasons = json_object();
 	json_object_set_new(o, "reasons", reasons);
 	if (sqlite3_prepare_v2(store_db(st), "SELECT wait_reason, count(*), "
 	    "sum(wait_tries > 0) FROM runs WHERE status IN " ACTIVE_SQL " AND wait_reason IS "

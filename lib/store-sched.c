@@ -449,13 +449,14 @@ json_t *
 store_resume_stale(struct store *st)
 {
 	sqlite3_stmt	*s = NULL;
-	json_t		*ids = json_array();
+	json_t		*ids;
 	const char	*msg;
 	int		 rc;
 
 	if (store_pg(st) != NULL)
 		return pgs_resume_stale(store_pg(st));
 
+	ids = json_array();
 	if (sqlite3_prepare_v2(store_db(st), "SELECT id FROM runs WHERE status = "
 	    "'abandoned' ORDER BY n", -1, &s, NULL) != SQLITE_OK) {
 		json_decref(ids);

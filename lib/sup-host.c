@@ -106,7 +106,8 @@ host_reaped_run(void *arg, int64_t n, const char *id, const char *owner,
 	(void)n;
 	(void)backend_id;
 	(void)retried;
-	log_info("run %s: released from dead host %s", id, owner);
+	(void)owner;
+	log_info("run %s: released from a dead host", id);
 }
 
 void

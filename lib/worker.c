@@ -71,6 +71,14 @@ worker_assign(struct worker *w, int64_t n, int64_t gen)
 		run_free(r);
 	}
 	rc = store_row_load(w->st, n, gen, &row);
+	if (rc == -1)	/* a lost connection is remade on the next call */
+		rc = store_row_load(w->st, n, gen, &row);
+	if (rc == -1) {
+		log_warnx("run %lld: cannot read it from the store; it waits "
+		    "for this worker's next restart or --stale-after",
+		    (long long)n);
+		return;
+	}
 	if (rc != 1) {
 		log_debug("run %lld: lease generation %lld is stale, ignored",
 		    (long long)n, (long long)gen);
