@@ -220,8 +220,10 @@ submit_store(struct submit *s, size_t from, size_t to)
 		free((char *)bi[i].request);
 	free(bi);
 	if (rc != 0) {
-		ctl_error(s->ctx, "cannot store the batch in %s: %s", s->db,
-		    cause);
+		char	*d = store_describe(s->db);
+
+		ctl_error(s->ctx, "cannot store the batch in %s: %s", d, cause);
+		free(d);
 		free(cause);
 		return CTL_EXIT_DAEMON;
 	}
@@ -302,13 +304,16 @@ static void
 print_summary(struct submit *s)
 {
 	json_t	*out;
+	char	*d;
 
 	if (s->ctx->json) {
+		/* Described: a conninfo may hold a password. */
+		d = s->st != NULL ? store_describe(s->db) : NULL;
 		out = json_pack("{sssIsIsIsbss?sO}", "name", s->name,
 		    "submitted", (json_int_t)s->submitted, "already_present",
 		    (json_int_t)s->present, "bad", (json_int_t)s->l.bad,
-		    "offline", s->st != NULL, "db", s->st != NULL ? s->db :
-		    NULL, "errors", s->l.errors);
+		    "offline", s->st != NULL, "db", d, "errors", s->l.errors);
+		free(d);
 		ctl_print_json(out);
 		json_decref(out);
 		return;
@@ -428,10 +433,14 @@ cmd_batch_submit_exec(struct ctl_ctx *ctx, int argc, char **argv)
 	} else if (rc == CTL_EXIT_OK) {
 		rc = submit_all(&s);
 		if (rc == CTL_EXIT_OK) {
-			if (s.st != NULL)
+			if (s.st != NULL) {
+				char	*d = store_describe(s.db);
+
 				ctl_error(ctx, "agentd is not running (%s); "
 				    "the runs were stored in %s for dispatch "
-				    "when it starts", ctx->noconn, s.db);
+				    "when it starts", ctx->noconn, d);
+				free(d);
+			}
 			else if (s.submitted == 0 && s.present > 0 &&
 			    !ctx->json)
 				ctl_error(ctx, "nothing new: all %ld runs were "
