@@ -49,6 +49,22 @@ store_host_share(struct store *st)
 	return -1;
 }
 
+int
+store_endpoint_pause(struct store *st, const char *endpoint, int64_t ms)
+{
+	if (store_pg(st) != NULL)
+		return pgs_endpoint_pause(store_pg(st), endpoint, ms);
+	return 0;
+}
+
+int64_t
+store_endpoint_paused(struct store *st, const char *endpoint)
+{
+	if (store_pg(st) != NULL)
+		return pgs_endpoint_paused(store_pg(st), endpoint);
+	return 0;
+}
+
 json_t *
 store_hosts_json(struct store *st)
 {

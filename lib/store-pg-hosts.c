@@ -236,6 +236,42 @@ pgs_host_share(struct pgstore *ps)
 	return share > 0 ? (int)(share > 1000000 ? 1000000 : share) : 0;
 }
 
+int
+pgs_endpoint_pause(struct pgstore *ps, const char *endpoint, int64_t ms)
+{
+	char		 b[24];
+	const char	*p[2];
+
+	p[0] = endpoint;
+	p[1] = pgs_i64(b, ms);
+	/* The later end wins: a shorter pause never cuts a longer one. */
+	return pgs_cmd(ps, "endpoint pause", "INSERT INTO endpoints (endpoint, "
+	    "updated_at, paused_until) VALUES ($1, (extract(epoch FROM "
+	    "clock_timestamp()) * 1000)::bigint, (extract(epoch FROM "
+	    "clock_timestamp()) * 1000)::bigint + $2::bigint) ON CONFLICT "
+	    "(endpoint) DO UPDATE SET paused_until = greatest(coalesce("
+	    "endpoints.paused_until, 0), EXCLUDED.paused_until)", 2, p) < 0 ?
+	    -1 : 0;
+}
+
+int64_t
+pgs_endpoint_paused(struct pgstore *ps, const char *endpoint)
+{
+	PGresult	*r;
+	const char	*p[1];
+	int64_t		 ms;
+
+	p[0] = endpoint;
+	r = pgs_exec(ps, "endpoint paused", "SELECT greatest(0, coalesce("
+	    "paused_until, 0) - (extract(epoch FROM clock_timestamp()) * "
+	    "1000)::bigint) FROM endpoints WHERE endpoint = $1", 1, p);
+	if (r == NULL)
+		return -1;
+	ms = PQntuples(r) == 1 ? pgs_int(r, 0, 0, 0) : 0;
+	PQclear(r);
+	return ms;
+}
+
 json_t *
 pgs_hosts_json(struct pgstore *ps)
 {

@@ -132,6 +132,9 @@ int	pgs_host_beat(struct pgstore *ps, int runs_held, int workers);
 int	pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg);
 json_t	*pgs_hosts_json(struct pgstore *ps);
 int	pgs_host_share(struct pgstore *ps);
+int	pgs_endpoint_pause(struct pgstore *ps, const char *endpoint,
+	    int64_t ms);
+int64_t	pgs_endpoint_paused(struct pgstore *ps, const char *endpoint);
 void	pgs_host_leave(struct pgstore *ps);
 
 /* store-pg-read.c */

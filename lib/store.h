@@ -331,6 +331,14 @@ int	store_hosts_reap(struct store *st, store_abandon_cb cb, void *arg);
  * count >= 0, -1 for no limit (SQLite: one host), or -2 on error.
  */
 int	store_host_share(struct store *st);
+/*
+ * A 429 paused endpoint for ms: on a shared store every host holds back
+ * (store_endpoint_paused); SQLite: nothing to share, 0.
+ */
+int	store_endpoint_pause(struct store *st, const char *endpoint,
+	    int64_t ms);
+/* How long endpoint stays paused by any host, ms (0 none, -1 error). */
+int64_t	store_endpoint_paused(struct store *st, const char *endpoint);
 /* Every host: id, version, pid, heartbeat age, runs, workers. New ref. */
 json_t	*store_hosts_json(struct store *st);
 /* This host stops cleanly: its row goes; its runs stay for any host. */

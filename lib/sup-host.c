@@ -113,7 +113,7 @@ host_reaped_run(void *arg, int64_t n, const char *id, const char *owner,
 void
 sup_host_tick(struct sup *s)
 {
-	int64_t	 ttl = s->cfg->lease_ttl_s * 1000, mono = util_mono_ms();
+	int64_t	 ttl = s->cfg->lease_ttl_s * 1000, mono = util_mono_ms(), pause;
 	int	 i, runs = 0, rc;
 	char	*cause = NULL;
 
@@ -146,6 +146,10 @@ sup_host_tick(struct sup *s)
 		host_stop_workers(s, "the lease could not be renewed in time");
 		s->host.untrusted = 1;
 	}
+	/* A 429 seen by another host holds this one back too. */
+	if ((pause = store_endpoint_paused(s->st, s->cfg->endpoint)) > 0 &&
+	    mono + pause > s->paused_until + 500)
+		sup_pause(s, pause, NULL);
 	if (mono >= s->host.next_reap) {
 		s->host.next_reap = mono + REAP_EVERY_MS / 2 +
 		    (int64_t)(arc4random_uniform(REAP_EVERY_MS));

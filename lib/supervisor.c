@@ -159,6 +159,28 @@ sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
 	sup_send(c, MSG_DROP, b);
 }
 
+/*
+ * The endpoint asked us to wait ms (a 429, here or on another host): no
+ * dispatch, and no new backend request from any worker but except (which
+ * knows).
+ */
+void
+sup_pause(struct sup *s, int64_t ms, struct child *except)
+{
+	int	i;
+
+	sup_hold(s, util_mono_ms(), util_mono_ms() + ms);
+	if (util_mono_ms() + ms <= s->paused_until)
+		return;
+	s->paused_until = util_mono_ms() + ms;
+	log_warnx("endpoint rate-limited: no dispatch and no new backend "
+	    "requests for %lld ms", (long long)ms);
+	for (i = 0; i < s->nchildren; i++)
+		if (&s->children[i] != except)
+			sup_send(&s->children[i], MSG_PAUSE, json_pack("{sI}",
+			    "pause_ms", (json_int_t)ms));
+}
+
 /* Lease unowned runs to the least loaded ready workers. */
 static void
 sup_schedule(struct sup *s)
@@ -265,20 +287,12 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 	case MSG_RATELIMIT: {
 		json_int_t	ms = json_integer_value(json_object_get(b,
 		    "pause_ms"));
-		int		i;
 
 		if (ms <= 0 || ms > 86400000)
 			break;
-		sup_hold(s, util_mono_ms(), util_mono_ms() + ms);
-		if (util_mono_ms() + ms > s->paused_until) {
-			s->paused_until = util_mono_ms() + ms;
-			log_warnx("endpoint rate-limited: no dispatch and no new "
-			    "backend requests for %lld ms", (long long)ms);
-			for (i = 0; i < s->nchildren; i++)
-				if (&s->children[i] != c)
-					sup_send(&s->children[i], MSG_PAUSE,
-					    json_pack("{sI}", "pause_ms", ms));
-		}
+		/* Every host of a shared store holds back too. */
+		store_endpoint_pause(s->st, s->cfg->endpoint, ms);
+		sup_pause(s, ms, c);
 		break;
 	}
 	case MSG_HELD: {

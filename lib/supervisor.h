@@ -103,6 +103,8 @@ void	sup_schedule_soon(struct sup *s);
 /* Tell the owner of run n (if any) to let go; cancel at the backend too. */
 void	sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
 	    const char *backend_id, int cancel);
+/* The endpoint asked to wait ms: hold dispatch and every worker but one. */
+void	sup_pause(struct sup *s, int64_t ms, struct child *except);
 /* A child by owner tag ("w0"), or NULL. */
 struct child *sup_child_by_owner(struct sup *s, const char *owner);
 

@@ -70,7 +70,8 @@ CREATE TABLE endpoints (
 	background	INTEGER,
 	stream		INTEGER,
 	resume		INTEGER,
-	updated_at	BIGINT NOT NULL
+	updated_at	BIGINT NOT NULL,
+	paused_until	BIGINT		-- a 429 holds every host back until
 );
 
 CREATE TABLE queues (

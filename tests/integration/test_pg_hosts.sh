@@ -6,7 +6,7 @@
 # host killed with kill -9 (supervisor and workers) mid-stream loses its
 # runs to the others within its lease TTL plus a few seconds, nothing lost
 # or stored twice; a run ingested on one host is followed and cancelled
-# from another; a newer schema is refused and left alone. SKIP without
+# from another; a 429 seen by one host holds every host back; a newer schema is refused and left alone. SKIP without
 # PostgreSQL's server binaries.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../pg/pg.sh"
@@ -125,6 +125,19 @@ check "a follower on another host gets the run's events live" [ "$(grep -c '"seq
 check "cancel from another host" hctl c cancel "$id"
 check "the run is cancelled" wait_for 10 sh -c "[ \"\$(psql -X -A -t -q -d '$PG_CONNINFO' -c \"SELECT status FROM runs WHERE id = '$id'\")\" = cancelled ]"
 check "the cancel reached the backend within a second" wait_for 1 sh -c "curl -s '$MOCK_URL/mock/stats' | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"cancels\"] >= 1 else 1)'"
+
+# A 429 seen by one host holds every host back.
+MOCK1_URL=$MOCK_URL
+start_mock --fail-creates 1 --fail-status 429
+start_host d
+start_host e
+check "two hosts on a rate-limited endpoint" wait_for 20 sh -c "'$BIN/agentctl' -s '$T/d.sock' status >/dev/null && '$BIN/agentctl' -s '$T/e.sock' status >/dev/null"
+printf '{"model":"mock","input":"limited","metadata":{"mock_events":"5","mock_interval_ms":"10"}}' |
+    hctl d submit -f - >/dev/null
+check "the host that got the 429 pauses" wait_for 10 grep -q "endpoint rate-limited" "$T/d.log"
+check "the other host pauses too (shared store)" wait_for 5 grep -q "endpoint rate-limited" "$T/e.log"
+check "the run completes after the pause" wait_for 30 none_active
+MOCK_URL=$MOCK1_URL
 
 # A newer schema is refused and left alone.
 for p in $HPIDS; do kill "$p" 2>/dev/null; done
