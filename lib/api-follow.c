@@ -214,20 +214,91 @@ api_progress(struct api *a, int64_t n)
 	front_progress(a, n);
 }
 
-/* A shared store: every follower looks for what other hosts wrote. */
-void
-api_poll_cb(evutil_socket_t fd, short what, void *arg)
+/* Push every follower, API and front: what other hosts wrote. */
+static void
+api_push_all(struct api *a)
 {
-	struct api	*a = arg;
 	struct follower	*f, *next;
 
-	(void)fd;
-	(void)what;
 	for (f = TAILQ_FIRST(&a->followers); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, entry);
 		api_follower_push(f);
 	}
 	front_poll(a);
+}
+
+/*
+ * Followers of runs held by other hosts poll (a shared store): every
+ * 50 ms while no listener hears the other hosts' words, every second as
+ * a fallback while one does.
+ */
+void
+api_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api	*a = arg;
+	struct timeval	 fast = { 0, 50 * 1000 }, slow = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	if (a->listener == NULL && util_mono_ms() >= a->listen_retry)
+		api_store_listen(a);
+	api_push_all(a);
+	evtimer_add(a->poll_ev, a->listener != NULL ? &slow : &fast);
+}
+
+/* Word from another host: run n has new events (or ended). */
+static void
+api_word(void *arg, int64_t n, int64_t last_seq)
+{
+	(void)last_seq;
+	api_progress(arg, n);
+}
+
+static void
+api_listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api	*a = arg;
+
+	(void)fd;
+	(void)what;
+	if (store_listener_read(a->listener, api_word, a) == 0)
+		return;
+	log_warnx("api: lost the store's listener; polling every 50 ms "
+	    "until it is back");
+	api_unlisten(a);
+	a->listen_retry = util_mono_ms() + 1000;
+}
+
+void
+api_store_listen(struct api *a)
+{
+	char	*cause = NULL;
+
+	api_unlisten(a);
+	if ((a->listener = store_listen(a->h.st, &cause)) == NULL) {
+		if (cause != NULL) {
+			log_warnx("api: %s; polling every 50 ms", cause);
+			free(cause);
+		}
+		a->listen_retry = util_mono_ms() + 5000;
+		return;
+	}
+	a->listen_ev = event_new(a->h.base, store_listener_fd(a->listener),
+	    EV_READ | EV_PERSIST, api_listen_cb, a);
+	event_add(a->listen_ev, NULL);
+	/* Words sent while nobody listened are gone: read everything. */
+	api_push_all(a);
+}
+
+void
+api_unlisten(struct api *a)
+{
+	if (a->listen_ev != NULL) {
+		event_free(a->listen_ev);
+		a->listen_ev = NULL;
+	}
+	store_listener_close(a->listener);
+	a->listener = NULL;
 }
 
 void

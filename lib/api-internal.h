@@ -63,6 +63,9 @@ struct api {
 	int			 shutting_down;
 	struct event		*sweep_ev;
 	struct event		*poll_ev;	/* shared store: other hosts */
+	struct store_listener	*listener;	/* their words, or NULL */
+	struct event		*listen_ev;
+	int64_t			 listen_retry;	/* mono ms */
 	TAILQ_HEAD(, follower)	 followers;
 	int			 nfollowers;
 	TAILQ_HEAD(, ffollow)	 ffollowers;	/* front.c's */
@@ -139,6 +142,9 @@ void	 front_sweep(struct api *a);
 /* Push every front follower (a shared store's poll). */
 void	 front_poll(struct api *a);
 void	 api_poll_cb(evutil_socket_t fd, short what, void *arg);
+/* A shared store: listen for other hosts' words (again); stop. */
+void	 api_store_listen(struct api *a);
+void	 api_unlisten(struct api *a);
 void	 front_shutdown(struct api *a);
 /* front-listen.c */
 int	 front_listen(struct api *a, char **cause);

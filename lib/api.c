@@ -698,7 +698,8 @@ api_start(const struct api_host *h, char **cause)
 	if (store_shared(h->st)) {
 		struct timeval	poll = { 0, 50 * 1000 };
 
-		a->poll_ev = event_new(h->base, -1, EV_PERSIST, api_poll_cb, a);
+		api_store_listen(a);
+		a->poll_ev = evtimer_new(h->base, api_poll_cb, a);
 		event_add(a->poll_ev, &poll);
 	}
 	return a;
@@ -735,6 +736,7 @@ api_stop(struct api *a)
 		event_free(a->sweep_ev);
 	if (a->poll_ev != NULL)
 		event_free(a->poll_ev);
+	api_unlisten(a);
 	if (a->http != NULL)
 		evhttp_free(a->http);
 	if (a->front_http != NULL)

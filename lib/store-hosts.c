@@ -65,6 +65,30 @@ store_endpoint_paused(struct store *st, const char *endpoint)
 	return 0;
 }
 
+void
+store_notify_progress(struct store *st, int64_t n, int64_t last_seq)
+{
+	if (store_pg(st) != NULL)
+		pgs_notify_progress(store_pg(st), n, last_seq);
+}
+
+int
+store_notify_flush(struct store *st)
+{
+	if (store_pg(st) != NULL)
+		return pgs_notify_flush(store_pg(st));
+	return 0;
+}
+
+struct store_listener *
+store_listen(struct store *st, char **cause)
+{
+	*cause = NULL;
+	if (store_pg(st) != NULL)
+		return pgs_listen(store_pg(st), cause);
+	return NULL;
+}
+
 json_t *
 store_hosts_json(struct store *st)
 {

@@ -431,6 +431,7 @@ pgs_close(struct pgstore *ps)
 	}
 	free(ps->endpoint);
 	free(ps->host_id);
+	free(ps->notify);
 	free(ps);
 }
 

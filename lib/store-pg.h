@@ -47,6 +47,12 @@ struct pgstore {
 	 */
 	int64_t		 clock_offset;
 	int64_t		 clock_mono;	/* when it was measured */
+	/* Progress to tell the other hosts (store-pg-notify.c). */
+	struct pgs_note {
+		int64_t	 n;
+		int64_t	 seq;
+	}		*notify;
+	size_t		 nnotify;
 };
 
 /* Connect, migrate, check the schema; NULL with *cause on failure. */
@@ -136,6 +142,11 @@ int	pgs_endpoint_pause(struct pgstore *ps, const char *endpoint,
 	    int64_t ms);
 int64_t	pgs_endpoint_paused(struct pgstore *ps, const char *endpoint);
 void	pgs_host_leave(struct pgstore *ps);
+
+/* store-pg-notify.c */
+void	pgs_notify_progress(struct pgstore *ps, int64_t n, int64_t last_seq);
+int	pgs_notify_flush(struct pgstore *ps);
+struct store_listener *pgs_listen(struct pgstore *ps, char **cause);
 
 /* store-pg-read.c */
 json_t	*pgs_run_json(struct pgstore *ps, const char *id);

@@ -339,6 +339,24 @@ int	store_endpoint_pause(struct store *st, const char *endpoint,
 	    int64_t ms);
 /* How long endpoint stays paused by any host, ms (0 none, -1 error). */
 int64_t	store_endpoint_paused(struct store *st, const char *endpoint);
+/*
+ * Word of new events between hosts of a shared store: queue that run n
+ * has events up to last_seq (store_notify_progress), send the queue in one
+ * statement outside any transaction (store_notify_flush, 0 or -1). Every
+ * host listens on a connection of its own (store_listen: NULL and no
+ * *cause on SQLite, which has no other host); store_listener_read calls
+ * cb for each word that came, 0, or -1 if the connection broke (listen
+ * again, and read every follower again: words may have been lost).
+ */
+typedef void (*store_progress_cb)(void *arg, int64_t n, int64_t last_seq);
+struct store_listener;
+void	store_notify_progress(struct store *st, int64_t n, int64_t last_seq);
+int	store_notify_flush(struct store *st);
+struct store_listener *store_listen(struct store *st, char **cause);
+int	store_listener_fd(struct store_listener *l);
+int	store_listener_read(struct store_listener *l, store_progress_cb cb,
+	    void *arg);
+void	store_listener_close(struct store_listener *l);
 /* Every host: id, version, pid, heartbeat age, runs, workers. New ref. */
 json_t	*store_hosts_json(struct store *st);
 /* This host stops cleanly: its row goes; its runs stay for any host. */

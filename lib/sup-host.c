@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "store.h"
 #include "supervisor.h"
@@ -25,6 +27,7 @@
 
 
 #define REAP_EVERY_MS	5000
+#define NOTIFY_GATHER_MS	5	/* words sent together */
 
 /*
  * One agentd per SQLite store: an exclusive lock on FILE.lock next to it.
@@ -87,12 +90,45 @@ host_join(struct sup *s, char **cause)
 	return 0;
 }
 
+/* Send the words queued in the last few ms, in one statement. */
+static void
+host_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup	*s = arg;
+
+	(void)fd;
+	(void)what;
+	s->host.notify_armed = 0;
+	store_notify_flush(s->st);
+}
+
+/*
+ * Queue word of run n's progress for the other hosts' followers: sent
+ * within NOTIFY_GATHER_MS, many runs in one statement.
+ */
+void
+sup_host_note(struct sup *s, int64_t n, int64_t seq)
+{
+	struct timeval	tv = { 0, NOTIFY_GATHER_MS * 1000 };
+
+	if (!s->host.shared || s->base == NULL)
+		return;
+	if (s->host.notify_ev == NULL)
+		s->host.notify_ev = evtimer_new(s->base, host_notify_cb, s);
+	store_notify_progress(s->st, n, seq);
+	if (!s->host.notify_armed) {
+		s->host.notify_armed = 1;
+		evtimer_add(s->host.notify_ev, &tv);
+	}
+}
+
 int
 sup_host_join(struct sup *s, char **cause)
 {
 	if (!store_shared(s->st))
 		return 0;
 	s->host.shared = 1;
+
 	s->host.next_reap = util_mono_ms();
 	return host_join(s, cause);
 }
@@ -161,6 +197,10 @@ sup_host_tick(struct sup *s)
 void
 sup_host_leave(struct sup *s)
 {
+	if (s->host.notify_ev != NULL) {
+		event_free(s->host.notify_ev);
+		s->host.notify_ev = NULL;
+	}
 	if (s->host.shared)
 		store_host_leave(s->st);
 }

@@ -283,6 +283,8 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 		s->m.progress_frames++;
 		n = json_integer_value(json_object_get(b, "n"));
 		api_progress(s->api, n);
+		sup_host_note(s, n, json_integer_value(json_object_get(b,
+		    "last_seq")));
 		break;
 	case MSG_RATELIMIT: {
 		json_int_t	ms = json_integer_value(json_object_get(b,
@@ -308,6 +310,7 @@ sup_dispatch_worker(struct sup *s, struct child *c, int type, json_t *b)
 			c->runs--;
 		s->m.finished++;
 		api_progress(s->api, n);
+		sup_host_note(s, n, -1);
 		sup_schedule_soon(s);
 		break;
 	default:

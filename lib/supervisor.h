@@ -79,6 +79,8 @@ struct sup {
 		int64_t	 trusted_until;	/* mono ms: last renewal + ttl - margin */
 		int64_t	 next_beat;	/* mono ms */
 		int64_t	 next_reap;	/* mono ms */
+		struct event *notify_ev;	/* sends the queued words */
+		int	 notify_armed;
 	}				 host;
 };
 
@@ -87,6 +89,8 @@ int	sup_host_lock(struct sup *s, char **cause);
 int	sup_host_join(struct sup *s, char **cause);
 void	sup_host_tick(struct sup *s);
 void	sup_host_leave(struct sup *s);
+/* Tell the other hosts run n has events up to seq (-1: it ended). */
+void	sup_host_note(struct sup *s, int64_t n, int64_t seq);
 
 /* Record that runs were held back by agentd over [start, end] (mono ms). */
 void	sup_hold(struct sup *s, int64_t start, int64_t end);
