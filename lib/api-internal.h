@@ -136,6 +136,13 @@ int	 front_route(struct api *a, struct evhttp_request *req,
 	    struct apiconn *ac);
 int	 front_run_id(const char *rid, char *id, size_t idlen);
 void	 front_request_id(struct evhttp_request *req);
+/* front-reply.c: an error in OpenAI's shape; accepted: x-should-retry
+   false (the run exists); a response id's 404; JSON text (freed). */
+void	 front_error(struct evhttp_request *req, int status, const char *type,
+	    const char *param, int accepted, const char *fmt, ...)
+	    __attribute__((format(printf, 6, 7)));
+void	 front_not_found(struct evhttp_request *req, const char *rid);
+void	 front_json_text(struct evhttp_request *req, char *text, size_t len);
 void	 front_follow_free(struct ffollow *ff);
 void	 front_progress(struct api *a, int64_t n);
 void	 front_sweep(struct api *a);
