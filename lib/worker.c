@@ -575,7 +575,12 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 		return 1;
 	}
 	/* Never block the loop long on a lock: the flush retries instead. */
-	store_set_busy_timeout(w.st, BUSY_TIMEOUT_MS);
+	/*
+	 * A shared store's statements travel to a server that may be busy
+	 * with other hosts: 5 s each, still far below any lease TTL.
+	 */
+	store_set_busy_timeout(w.st, store_shared(w.st) ? 5000 :
+	    BUSY_TIMEOUT_MS);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 	w.base = event_base_new();
