@@ -173,15 +173,24 @@ demo: deps
 # skipped, and said so, without PEER_DIR); tests/bench/bench.sh says how.
 QUICK	?= 0
 bench: deps
-	@$(MAKE) --no-print-directory all build/bench-limit
-	@BIN=$(BIN) PEER_DIR=$(PEER_DIR) QUICK=$(QUICK) \
-	    LIMIT_BIN=build/bench-limit sh tests/bench/bench.sh
+	@$(MAKE) --no-print-directory all build/bench-limit \
+	    $(if $(filter postgres pg postgresql,$(STORE)),build/bench-limit-pg)
+	@BIN=$(BIN) PEER_DIR=$(PEER_DIR) QUICK=$(QUICK) STORE="$(STORE)" \
+	    LIMIT_BIN=build/bench-limit LIMIT_PG_BIN=build/bench-limit-pg \
+	    sh tests/bench/bench.sh
 
 build/bench-limit: tests/bench/limit.c
 	@mkdir -p build
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra \
 	    $(shell pkg-config --cflags sqlite3) -o $@ $< \
 	    $(shell pkg-config --libs sqlite3)
+
+# The PostgreSQL ceiling (make bench STORE=postgres, scenario pg_limit).
+build/bench-limit-pg: tests/bench/limit-pg.c
+	@mkdir -p build
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra \
+	    $(shell pkg-config --cflags libpq) -o $@ $< \
+	    $(shell pkg-config --libs libpq)
 
 # make chaos [ROUNDS=200]: SIGKILL agentd and workers at random moments
 # while agent-mock injects faults; checks every event against ground truth.

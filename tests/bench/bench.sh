@@ -45,6 +45,40 @@
 #               time to first event, agentd RSS per open client stream.
 #               Needs node; skipped (and said so) without it.
 #
+# With STORE=postgres every store is a database of one throwaway PostgreSQL
+# server (tests/pg/pg.sh, started here, fsync and synchronous_commit at
+# their defaults) and the scenarios are, by default:
+#
+#   throughput  as above, agentd on PostgreSQL (--db CONNINFO, one fresh
+#               database per repetition); also the server's CPU (the
+#               postmaster's whole tree, sampled the same way).
+#   pg_limit    tests/bench/limit-pg.c writes the throughput scenario's rows
+#               into a database agentd migrated, with pgs_events_append's
+#               statement text and parameters (one statement per run, BEGIN
+#               ... COMMIT around R runs) in the batch shape measured from
+#               the first throughput store, on as many connections as agentd
+#               has workers (2): the PostgreSQL ceiling; agentd's throughput
+#               as a fraction of it. Full mode also measures one connection
+#               and libpq pipeline mode (one round trip a transaction).
+#   failover    3 hosts (--host-id, own --socket, --lease-ttl FO_TTL, default
+#               10) on one database, 300 runs x 200 deltas 100 ms apart in
+#               flight over them; kill -9 of the host (supervisor and
+#               workers) holding the share nearest a third; for each of its
+#               runs the time from the kill to its first event stored after
+#               it (events.at, the database's clock, unix ms; this
+#               machine's clock is the server's): p50, p99, max against
+#               TTL + 3 s; then every run completed with each event exactly
+#               once (counts, and tests/integration/verify.py against
+#               agent-mock's truth).
+#   follow      runs ingested on host A (the only host when they were
+#               claimed) followed over host B's API socket: per event, its
+#               arrival at B's SSE follower minus its arrival at a direct SSE
+#               client of agent-mock, as in the api scenario; p50, p99.
+#
+# scale, resume, api, limit and front are SQLite's only (their store
+# queries and generator are SQLite's); under STORE=postgres they are skipped
+# and said so, as pg_limit, failover and follow are without it.
+#
 # Environment:
 #   BIN=bin            agentd, agentctl, agent-mock
 #   PEER_DIR=DIR       the peer's folder (peer.mjs); unset: the peer is
@@ -55,14 +89,23 @@
 #   LIMIT_BIN=build/bench-limit   the helper built from limit.c (built here
 #                      if missing or older than limit.c)
 #   ONLY="throughput scale resume api limit front"   a subset of scenarios
+#                      (STORE=postgres: "throughput pg_limit failover follow")
+#   STORE=sqlite|postgres  the store agentd runs on (default sqlite).
+#                      postgres needs PostgreSQL's server binaries (initdb,
+#                      pg_ctl, postgres; see tests/pg/pg.sh) and psql: without
+#                      them bench.sh says so and exits 1
+#   LIMIT_PG_BIN=build/bench-limit-pg   the helper built from limit-pg.c
+#                      (STORE=postgres; built here if missing or older)
+#   FO_TTL=10          failover: the hosts' --lease-ttl in seconds
 #   KEEP=1             keep the temporary directory (logs, stores)
 #
-# Output: one "RESULT name: ..." line per scenario on stdout, the table,
+# Output: one "RESULT name [store=S]: ..." line per scenario on stdout, the
+# table (its title names the store),
 # progress notes ("bench: ...") on stderr. tests/bench/profile.sh (perf
 # profiles, --workers sweep) reuses these functions; see its header.
 #
 # Needs: sqlite3, curl, a C compiler with sqlite3's pkg-config (for the
-# helper), node >= 18 for the peer. Every wait is bounded; every process
+# helper; with STORE=postgres libpq's too), node >= 18 for the peer. Every wait is bounded; every process
 # started here is stopped by pid on exit.
 set -u
 
@@ -74,9 +117,23 @@ QUICK=${QUICK:-0}
 PEER_DIR=${PEER_DIR:-}
 LIMIT_BIN=${LIMIT_BIN:-build/bench-limit}
 case $LIMIT_BIN in /*) ;; *) LIMIT_BIN=$top/$LIMIT_BIN ;; esac
-ONLY=${ONLY:-throughput scale resume api limit front}
+STORE=${STORE:-sqlite}
+case $STORE in
+sqlite) ;;
+postgres | postgresql | pg) STORE=postgres ;;
+*) echo "bench: STORE=$STORE: expected sqlite or postgres" >&2; exit 2 ;;
+esac
+if [ "$STORE" = postgres ]; then
+	ONLY=${ONLY:-throughput pg_limit failover follow}
+else
+	ONLY=${ONLY:-throughput scale resume api limit front}
+fi
 KEEP=${KEEP:-0}
 LB=$LIMIT_BIN
+LIMIT_PG_BIN=${LIMIT_PG_BIN:-build/bench-limit-pg}
+case $LIMIT_PG_BIN in /*) ;; *) LIMIT_PG_BIN=$top/$LIMIT_PG_BIN ;; esac
+LPG=$LIMIT_PG_BIN
+FO_TTL=${FO_TTL:-10}
 
 note() { echo "bench: $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -94,6 +151,22 @@ if [ ! -x "$LB" ] || [ "$top/tests/bench/limit.c" -nt "$LB" ]; then
 	    "$top/tests/bench/limit.c" -o "$LB" \
 	    $(pkg-config --libs sqlite3) || die "cannot build $LB"
 fi
+if [ "$STORE" = postgres ]; then
+	# The server binaries, psql and libpq: said why and stopped without.
+	. "$top/tests/pg/pg.sh"
+	pg_bindir >/dev/null ||
+	    die "STORE=postgres: no PostgreSQL server binaries (initdb, pg_ctl, postgres) in pg_config --bindir or /usr/lib/postgresql/*/bin; install them with: apt-get install -y postgresql (or set PG_BINDIR)"
+	command -v psql >/dev/null 2>&1 ||
+	    die "STORE=postgres: psql not found (apt-get install -y postgresql-client)"
+	if [ ! -x "$LPG" ] || [ "$top/tests/bench/limit-pg.c" -nt "$LPG" ]; then
+		pkg-config --exists libpq ||
+		    die "STORE=postgres: libpq's pkg-config not found (apt-get install -y libpq-dev)"
+		mkdir -p "$(dirname "$LPG")"
+		${CC:-cc} -O2 $(pkg-config --cflags libpq) \
+		    "$top/tests/bench/limit-pg.c" -o "$LPG" \
+		    $(pkg-config --libs libpq) || die "cannot build $LPG"
+	fi
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/agentd-bench-XXXXXX") || exit 1
 TABLE=$T/table
@@ -106,6 +179,7 @@ cleanup() {
 	sleep 0.3
 	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	[ "$STORE" = postgres ] && [ -f "$T/pg/pg.env" ] && pg_stop "$T/pg" >&2
 	if [ "$KEEP" = 1 ]; then
 		note "kept $T"
 	else
@@ -125,16 +199,45 @@ untrack() {
 now_ms() { date +%s%3N; }
 # calc EXPR: awk arithmetic, printed with %.Nf given as $2 (default 1)
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
-sql() { sqlite3 -cmd ".timeout 10000" "$1" "$2"; }
+# sql DB QUERY: DB is a SQLite file, or with STORE=postgres a conninfo
+sql() {
+	if [ "$STORE" = postgres ]; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+	else
+		sqlite3 -cmd ".timeout 10000" "$1" "$2"
+	fi
+}
+# pg_admin QUERY: as the throwaway server's superuser, in database postgres
+pg_admin() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" \
+	    -U postgres -d postgres -c "$1"
+}
+# new_store NAME: a fresh store's --db argument: $T/NAME.db, or with
+# STORE=postgres a new empty database NAME (its conninfo).
+new_store() {
+	if [ "$STORE" = postgres ]; then
+		pg_admin "CREATE DATABASE $1 OWNER agentd" >&2 ||
+		    die "cannot create database $1"
+		echo "host=$PGHOST port=$PGPORT user=agentd dbname=$1"
+	else
+		echo "$T/$1.db"
+	fi
+}
+# drop_store NAME: a PostgreSQL store no longer needed (nothing on SQLite)
+drop_store() {
+	[ "$STORE" = postgres ] || return 0
+	pg_admin "DROP DATABASE IF EXISTS $1" >&2
+}
 # kv KEY FILE: the value of KEY=VALUE in a one-line file
 kv() { sed -n "s/.*\\<$1=\\([^ ]*\\).*/\\1/p" "$2" | head -1; }
 # jnum KEY: a number field of the JSON line on stdin
 jnum() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p" | head -1; }
 # median of the numbers given as arguments
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-# result LINE: a scenario's one result line
+# result LINE: a scenario's one result line ("name: ..."), the store named
 result() {
-	echo "RESULT $*"
+	_rl="$*"
+	echo "RESULT ${_rl%%:*} [store=$STORE]:${_rl#*:}"
 	echo "$*" >>"$T/results"
 }
 # row METRIC AGENTD PEER PEER_PERSIST: a table row (ratios computed here)
@@ -305,21 +408,26 @@ tp_agentd() {
 	_name=$1
 	shift
 	start_mock "$_name"
-	A_DB=$T/$_name.db
+	A_DB=$(new_store "$_name") || exit 1
 	start_agentd "$_name" "$A_DB" "$@"
 	jsonl "$T/$_name.jsonl" $TP_RUNS $TP_DELTAS 0 "$_name"
 	"$LB" sample -o "$T/$_name.agentd.sample" $AGENTD_PID &
 	_as=$!
 	"$LB" sample -o "$T/$_name.mock.sample" $MOCK_PID &
 	_ms=$!
+	_ps=
+	if [ "$STORE" = postgres ]; then
+		"$LB" sample -o "$T/$_name.pg.sample" $PG_PID &
+		_ps=$!
+	fi
 	sleep 0.1
 	_t0=$(now_ms)
 	submit_jsonl "$T/$_name.jsonl"
 	A_OK=1
 	A_WHY=
 	wait_terminal "$A_DB" 300 || { A_OK=0; A_WHY="timeout"; }
-	kill -TERM $_as $_ms 2>/dev/null
-	wait $_as $_ms
+	kill -TERM $_as $_ms $_ps 2>/dev/null
+	wait $_as $_ms $_ps
 	_end=$(sql "$A_DB" "SELECT max(finished_at) FROM runs")
 	_ev=$(sql "$A_DB" "SELECT count(*) FROM events")
 	_done=$(sql "$A_DB" "SELECT count(*) FROM runs WHERE status = 'completed'")
@@ -334,21 +442,30 @@ tp_agentd() {
 	A_CPU=$(kv cpu_s "$T/$_name.agentd.sample")
 	A_RSS_MB=$(calc "$(kv peak_rss_kb "$T/$_name.agentd.sample") / 1024" 0)
 	A_MOCK_CPU=$(kv cpu_s "$T/$_name.mock.sample")
+	A_PG_CPU= A_DL=
+	if [ -n "$_ps" ]; then
+		A_PG_CPU=$(kv cpu_s "$T/$_name.pg.sample")
+		A_DL=$(grep -c 'deadlock detected' "$T/$_name-agentd.log")
+	fi
 }
 
 scenario_throughput() {
 	note "throughput: $TP_RUNS runs x $TP_DELTAS deltas, $TP_REPS repetition(s)"
 	a_evps= a_cpu= a_rss= p_evps= p_cpu= p_rss= q_evps= q_cpu= q_rss=
-	a_bad= p_bad= q_bad=
+	a_bad= p_bad= q_bad= g_cpu= g_dl=
 	rep=1
 	while [ $rep -le $TP_REPS ]; do
 		tp_agentd tp$rep
-		note "  agentd #$rep: $A_EVPS ev/s in $A_SECS s, cpu $A_CPU s, rss $A_RSS_MB MB, mock cpu $A_MOCK_CPU s ${A_WHY:+FAILED: $A_WHY}"
+		note "  agentd #$rep: $A_EVPS ev/s in $A_SECS s, cpu $A_CPU s, rss $A_RSS_MB MB, mock cpu $A_MOCK_CPU s${A_PG_CPU:+, PostgreSQL server cpu $A_PG_CPU s, $A_DL deadlocks logged} ${A_WHY:+FAILED: $A_WHY}"
 		[ "$A_OK" = 1 ] || a_bad="$a_bad #$rep:$A_WHY"
 		a_evps="$a_evps $A_EVPS"
 		a_cpu="$a_cpu $(calc "$A_CPU / ($TP_EVENTS / 1000000)" 2)"
 		a_rss="$a_rss $A_RSS_MB"
-		[ $rep = 1 ] && TP_DB=$A_DB
+		[ -n "$A_PG_CPU" ] &&
+		    g_cpu="$g_cpu $(calc "$A_PG_CPU / ($TP_EVENTS / 1000000)" 2)" &&
+		    g_dl="$g_dl $A_DL"
+		# The first store stays for the limit scenarios' batch shape.
+		if [ $rep = 1 ]; then TP_DB=$A_DB; else drop_store tp$rep; fi
 		if [ "$PEER_OK" = 1 ]; then
 			run_peer tpp$rep $TP_RUNS $TP_DELTAS 0
 			note "  peer #$rep: $P_EVPS ev/s ($P_EVENTS events in $P_SECS s), cpu $P_CPU s, rss $P_RSS_MB MB (self-reported $P_SELF_RSS), mock cpu $P_MOCK_CPU s"
@@ -369,6 +486,7 @@ scenario_throughput() {
 	m_acpu=$(median $a_cpu)
 	m_arss=$(median $a_rss)
 	line="throughput: agentd $TP_AGENTD events/s (runs:$a_evps), $m_acpu CPU-s/M events, peak RSS $m_arss MB"
+	[ -n "$g_cpu" ] && line="$line, PostgreSQL server $(median $g_cpu) CPU-s/M events (runs:$g_cpu), deadlocks logged by agentd (runs:$g_dl)"
 	[ -n "$a_bad" ] && line="$line, FAILED:$a_bad"
 	row "throughput, events/s (higher is better)" "$TP_AGENTD" "" ""
 	row "throughput, CPU s per M events" "$m_acpu" "" ""
@@ -387,6 +505,8 @@ scenario_throughput() {
 	else
 		line="$line; peer skipped ($PEER_WHY)"
 	fi
+	[ -n "$g_cpu" ] &&
+	    row "throughput, PostgreSQL server CPU s per M events" "$(median $g_cpu)" "n/a" "n/a"
 	result "$line"
 }
 
@@ -593,6 +713,68 @@ EOF
 	} | sqlite3 "$_db" >/dev/null
 }
 
+# follow_lat NAME DB DELTAS FOLLOW_SOCK: follow latency. 10 followed runs
+# among 40 background runs (DELTAS deltas 50 ms apart each), submitted
+# through $SOCK; once the 10 have a backend id, $FOLLOW_HOOK runs (if set),
+# then each is followed over FOLLOW_SOCK (SSE, GET /v1/runs/ID/events) and
+# read straight from agent-mock at once. Per event, its arrival at the
+# follower minus its arrival at the direct client, in ms, one a line, to
+# $T/NAME.fw.ms (the direct client's backlog of its first 150 ms skipped).
+follow_lat() {
+	_fn=$1 _fdb=$2 _fd=$3 _fsock=$4
+	FW=10
+	jsonl "$T/$_fn-bg.jsonl" 40 "$_fd" 50 "$_fn-bg"
+	submit_jsonl "$T/$_fn-bg.jsonl"
+	: >"$T/$_fn.fw.ids"
+	k=1
+	while [ $k -le $FW ]; do
+		printf '{"model":"mock","input":"follow %s","metadata":{"mock_events":"%s","mock_interval_ms":"50"}}' $k "$_fd" |
+		    ctl submit -f - >>"$T/$_fn.fw.ids"
+		k=$((k + 1))
+	done
+	_i=0
+	while [ $_i -lt 100 ]; do
+		nb=$(sql "$_fdb" "SELECT count(*) FROM runs WHERE request LIKE '%\"follow %' AND backend_id IS NOT NULL")
+		[ "$nb" = $FW ] && break
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	[ -n "${FOLLOW_HOOK:-}" ] && $FOLLOW_HOOK
+	fpids=
+	k=1
+	for id in $(cat "$T/$_fn.fw.ids"); do
+		bid=$(sql "$_fdb" "SELECT backend_id FROM runs WHERE id = '$id'")
+		curl -sN --max-time 30 --unix-socket "$_fsock" \
+		    -H 'Accept: text/event-stream' \
+		    "http://localhost/v1/runs/$id/events" |
+		    "$LB" stamp >"$T/$_fn.fw$k.agentd" &
+		fpids="$fpids $!"
+		curl -sN --max-time 30 \
+		    "$MOCK_URL/v1/responses/$bid?stream=true&starting_after=-1" |
+		    "$LB" stamp >"$T/$_fn.fw$k.mock" &
+		fpids="$fpids $!"
+		k=$((k + 1))
+	done
+	wait $fpids
+	: >"$T/$_fn.fw.ms"
+	k=1
+	while [ $k -le $FW ]; do
+		# Skip the backlog the direct client got at attach (150 ms).
+		awk 'FNR == NR {
+			if ($2 == "data:" && match($0, /"sequence_number":[0-9]+/)) {
+				s = substr($0, RSTART + 18, RLENGTH - 18)
+				if (first == "") first = $1
+				if (!(s in m)) m[s] = $1
+			}
+			next
+		}
+		$2 == "id:" && ($3 in m) && m[$3] >= first + 150000 {
+			printf "%.3f\n", ($1 - m[$3]) / 1000
+		}' "$T/$_fn.fw$k.mock" "$T/$_fn.fw$k.agentd" >>"$T/$_fn.fw.ms"
+		k=$((k + 1))
+	done
+}
+
 scenario_api() {
 	note "api: generating a store of $API_RUNS runs / $((API_RUNS * API_EV)) events"
 	_name=api
@@ -660,56 +842,7 @@ scenario_api() {
 	note "  GET under load: $gload (load: $lev events at $load_evps events/s)"
 
 	# Follow latency: followed runs among background runs, 50 ms apart.
-	FW=10
-	jsonl "$T/api-bg.jsonl" 40 100 50 api-bg
-	submit_jsonl "$T/api-bg.jsonl"
-	: >"$T/api.fw.ids"
-	k=1
-	while [ $k -le $FW ]; do
-		printf '{"model":"mock","input":"follow %s","metadata":{"mock_events":"100","mock_interval_ms":"50"}}' $k |
-		    ctl submit -f - >>"$T/api.fw.ids"
-		k=$((k + 1))
-	done
-	_i=0
-	while [ $_i -lt 100 ]; do
-		nb=$(sql "$db" "SELECT count(*) FROM runs WHERE request LIKE '%\"follow %' AND backend_id IS NOT NULL")
-		[ "$nb" = $FW ] && break
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	fpids=
-	k=1
-	for id in $(cat "$T/api.fw.ids"); do
-		bid=$(sql "$db" "SELECT backend_id FROM runs WHERE id = '$id'")
-		curl -sN --max-time 30 --unix-socket "$SOCK" \
-		    -H 'Accept: text/event-stream' \
-		    "http://localhost/v1/runs/$id/events" |
-		    "$LB" stamp >"$T/api.fw$k.agentd" &
-		fpids="$fpids $!"
-		curl -sN --max-time 30 \
-		    "$MOCK_URL/v1/responses/$bid?stream=true&starting_after=-1" |
-		    "$LB" stamp >"$T/api.fw$k.mock" &
-		fpids="$fpids $!"
-		k=$((k + 1))
-	done
-	wait $fpids
-	: >"$T/api.fw.ms"
-	k=1
-	while [ $k -le $FW ]; do
-		# Skip the backlog the direct client got at attach (150 ms).
-		awk 'FNR == NR {
-			if ($2 == "data:" && match($0, /"sequence_number":[0-9]+/)) {
-				s = substr($0, RSTART + 18, RLENGTH - 18)
-				if (first == "") first = $1
-				if (!(s in m)) m[s] = $1
-			}
-			next
-		}
-		$2 == "id:" && ($3 in m) && m[$3] >= first + 150000 {
-			printf "%.3f\n", ($1 - m[$3]) / 1000
-		}' "$T/api.fw$k.mock" "$T/api.fw$k.agentd" >>"$T/api.fw.ms"
-		k=$((k + 1))
-	done
+	follow_lat api "$db" 100 "$SOCK"
 	fol=$("$LB" pct <"$T/api.fw.ms")
 	note "  follow: $fol"
 	wait_terminal "$db" 60
@@ -788,6 +921,217 @@ scenario_front() {
 	result "front: 200 runs x 2,000 deltas read by openai 7.x: through agentd $(f agentd_events_per_s) events/s, straight from agent-mock $(f mock_events_per_s) events/s, ratio $(f ratio); time to first event p50/p99 $(f agentd_ttfe_p50_ms)/$(f agentd_ttfe_p99_ms) ms through agentd, $(f mock_ttfe_p50_ms)/$(f mock_ttfe_p99_ms) ms straight (p99 added by agentd $(f agentd_added_p99_ms) ms); agentd RSS $(f agentd_rss_before_kb) KB before, $(f agentd_rss_during_kb) KB with the streams open, $(f agentd_rss_per_stream_kb) KB per open stream; $(f errors) client errors (medians of $(f repetitions))"
 }
 
+# -------------------------------------------------------------- pg_limit
+
+TP_WORKERS=2	# agentd's default --workers: one connection each
+
+# pg_limit_run DB ARGS...: one bench-limit-pg pass; prints its events_per_s.
+pg_limit_run() {
+	_pdb=$1
+	shift
+	_po=$("$LPG" --db "$_pdb" --runs $TP_RUNS --deltas $TP_DELTAS "$@") ||
+	    { note "bench-limit-pg $* failed"; return 1; }
+	note "  $_po"
+	echo "$_po" | kv events_per_s /dev/stdin
+}
+
+scenario_pg_limit() {
+	# agentd's batch shape, from the first throughput store: events.at is
+	# the flush time, shared by every event of one transaction.
+	per_run=$TP_DELTAS
+	rpt=$TP_RUNS
+	shape="default"
+	if [ -n "${TP_DB:-}" ]; then
+		sh_pairs=$(sql "$TP_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at) AS s")
+		sh_txn=$(sql "$TP_DB" "SELECT count(DISTINCT at) FROM events")
+		if [ "${sh_pairs:-0}" -gt 0 ] && [ "${sh_txn:-0}" -gt 0 ]; then
+			per_run=$(calc "$TP_EVENTS / $sh_pairs" 0)
+			rpt=$(calc "$sh_pairs / $sh_txn" 0)
+			[ "$rpt" -ge 1 ] || rpt=1
+			shape="agentd's"
+		fi
+	fi
+	note "pg_limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape), $TP_WORKERS connections"
+	# agentd applies its schema to a template; each pass gets a copy.
+	start_mock pgl
+	tdb=$(new_store pgl) || exit 1
+	start_agentd pgl "$tdb"
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+	# pgl_db K: a fresh copy of the template, database pglK.
+	pgl_db() {
+		# The template's last backend may take a moment to go.
+		wait_for 10 pg_admin "CREATE DATABASE pgl$1 OWNER agentd TEMPLATE pgl" ||
+		    { note "cannot copy the template database pgl"; return 1; }
+		echo "host=$PGHOST port=$PGPORT user=agentd dbname=pgl$1"
+	}
+	shape_args="--per-run $per_run --runs-per-txn $rpt"
+	lim=$(pg_limit_run "$(pgl_db 1)" $shape_args --conns $TP_WORKERS)
+	line="pg_limit: PostgreSQL ceiling ${lim:-FAILED} events/s with agentd's schema, append statement (pgs_events_append's text, PQexecParams, text arrays) and batch shape ($per_run events/run/txn, $rpt runs/txn, $shape shape; $TP_WORKERS connections as agentd's $TP_WORKERS workers)"
+	if [ "$QUICK" != 1 ]; then
+		l1=$(pg_limit_run "$(pgl_db 2)" $shape_args --conns 1)
+		lp=$(pg_limit_run "$(pgl_db 3)" $shape_args --conns $TP_WORKERS --prepared)
+		lq=$(pg_limit_run "$(pgl_db 4)" $shape_args --conns $TP_WORKERS --pipeline)
+		line="$line; alternatives, same shape: 1 connection ${l1:-failed}, prepared statement ${lp:-failed}, pipeline mode (one round trip a transaction) ${lq:-failed} events/s"
+	fi
+	if [ -z "$lim" ]; then
+		line="$line, FAILED"
+		row "pg_limit: PostgreSQL ceiling" "FAILED" "n/a" "n/a"
+	elif [ -n "${TP_AGENTD:-}" ]; then
+		share=$(calc "100 * $TP_AGENTD / $lim" 0)
+		met="met"
+		[ "$share" -ge 50 ] || met="NOT met"
+		line="$line; agentd throughput $TP_AGENTD events/s = $share% of it (target >= 50%: $met)"
+		row "pg_limit: agentd throughput % of PostgreSQL ceiling" "$share% of $lim" "n/a" "n/a"
+	else
+		row "pg_limit: PostgreSQL ceiling events/s" "$lim" "n/a" "n/a"
+	fi
+	result "$line"
+}
+
+# -------------------------------------------------------------- failover
+
+FO_RUNS=300
+FO_DELTAS=200
+FO_INTERVAL=100
+FO_HOSTS="a b c"
+
+scenario_failover() {
+	note "failover: 3 hosts, $FO_RUNS runs x $FO_DELTAS deltas $FO_INTERVAL ms apart, --lease-ttl $FO_TTL; kill -9 of the host holding about a third"
+	_name=fo
+	start_mock $_name
+	db=$(new_store $_name) || exit 1
+	for h in $FO_HOSTS; do
+		start_agentd fo_$h "$db" --host-id fo_$h --lease-ttl "$FO_TTL"
+		eval "fo_pid_$h=\$AGENTD_PID"
+	done
+	SOCK=$T/fo_a.sock
+	jsonl "$T/$_name.jsonl" $FO_RUNS $FO_DELTAS $FO_INTERVAL $_name
+	submit_jsonl "$T/$_name.jsonl"
+	# In flight on every host: each run has stored a few deltas.
+	_i=0
+	while [ $_i -lt 300 ]; do
+		n=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'running' AND last_seq >= 6")
+		[ "$n" = "$FO_RUNS" ] && break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	sql "$db" "SELECT lease_host, count(*) FROM runs WHERE status IN ('starting','running') GROUP BY lease_host ORDER BY 1" >"$T/fo.spread"
+	spread=$(tr '|\n' ': ' <"$T/fo.spread" | sed 's/ $//')
+	# The host whose share is nearest a third.
+	victim=$(awk -F'|' -v t=$((FO_RUNS / 3)) '$1 != "" {
+		d = $2 - t; if (d < 0) d = -d
+		if (best == "" || d < bd) { best = $1; bd = d }
+	} END { print best }' "$T/fo.spread")
+	eval "vpid=\${fo_pid_${victim#fo_}:-}"
+	if [ -z "$victim" ] || [ -z "$vpid" ]; then
+		for h in $FO_HOSTS; do eval "stop_pid \$fo_pid_$h"; done
+		stop_pid $MOCK_PID
+		result "failover: FAILED: no host holds runs (spread: $spread)"
+		row "failover" "FAILED" "n/a" "n/a"
+		return
+	fi
+	vlist=$(sql "$db" "SELECT string_agg(n::text, ',') FROM runs WHERE lease_host = '$victim' AND status IN ('starting','running')")
+	nv=$(echo "$vlist" | tr ',' '\n' | grep -c .)
+	before=$(sql "$db" "SELECT count(*) FROM events")
+	workers=$(ps -o pid= --ppid "$vpid" 2>/dev/null)
+	tk=$(now_ms)
+	kill -KILL "$vpid" $workers
+	wait "$vpid" 2>/dev/null
+	untrack "$vpid"
+	for w in $workers; do
+		_i=0
+		while kill -0 "$w" 2>/dev/null && [ $_i -lt 50 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+	done
+	note "  killed $victim (pid $vpid, workers $(echo $workers)) holding $nv runs (spread $spread) at $tk"
+	# Until every run of the dead host has an event stored after the kill
+	# (bounded by TTL + 60 s); when its host row was reaped, seen the same.
+	ok=1
+	reaped=
+	_lim=$(((FO_TTL + 60) * 1000))
+	while :; do
+		got=$(sql "$db" "SELECT count(DISTINCT run_n) FROM events WHERE at >= $tk AND run_n IN ($vlist)")
+		if [ -z "$reaped" ] && [ "$(sql "$db" "SELECT count(*) FROM hosts WHERE host_id = '$victim'")" = 0 ]; then
+			reaped=$(($(now_ms) - tk))
+		fi
+		[ "$got" = "$nv" ] && break
+		[ $(($(now_ms) - tk)) -ge $_lim ] && { ok=0; break; }
+		sleep 0.2
+	done
+	sql "$db" "SELECT min(at) - $tk FROM events WHERE at >= $tk AND run_n IN ($vlist) GROUP BY run_n" >"$T/fo.lat"
+	pct=$("$LB" pct <"$T/fo.lat")
+	p() { echo "$pct" | kv "$1" /dev/stdin | cut -d. -f1; }
+	p99=$(p p99)
+	tgt=$((FO_TTL * 1000 + 3000))
+	met="met"
+	[ "${p99:-999999}" -le $tgt ] || met="NOT met"
+	line="failover: 3 hosts, --lease-ttl $FO_TTL s, $FO_RUNS runs x $FO_DELTAS deltas $FO_INTERVAL ms apart (held: $spread); kill -9 of $victim (supervisor and workers) holding $nv runs ($before events stored): from the kill to each of its runs' first event stored by another host p50 $(p p50) ms, p99 $(p p99) ms, max $(p max) ms ($(p n) of $nv runs; target p99 <= TTL + 3 s = $tgt ms: $met); its host row reaped after ${reaped:-?} ms"
+	[ "$ok" = 1 ] || line="$line, FAILED: $((nv - $(p n))) runs had no new event within TTL + 60 s"
+	if wait_terminal "$db" $((FO_DELTAS * FO_INTERVAL / 1000 + 60)); then
+		done_n=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'completed' AND event_count = $((FO_DELTAS + 8)) AND last_seq = $((FO_DELTAS + 7))")
+		ev=$(sql "$db" "SELECT count(*) FROM events")
+		vout=$(python3 "$top/tests/integration/verify.py" "$db" "$MOCK_URL" 2>&1)
+		vrc=$?
+		line="$line; then $done_n of $FO_RUNS completed with all $((FO_DELTAS + 8)) events ($ev stored); verify.py: $(echo "$vout" | tail -1)"
+		[ "$done_n" = "$FO_RUNS" ] && [ "$ev" = $((FO_RUNS * (FO_DELTAS + 8))) ] && [ $vrc = 0 ] ||
+		    line="$line, FAILED"
+	else
+		line="$line; FAILED: $(active "$db") runs still active after the run time + 60 s"
+	fi
+	for h in $FO_HOSTS; do
+		[ "fo_$h" = "$victim" ] || eval "stop_pid \$fo_pid_$h"
+	done
+	dl=$(cat "$T"/fo_?-agentd.log | grep -c 'deadlock detected')
+	line="$line; $dl deadlocks logged by the hosts"
+	stop_pid $MOCK_PID
+	row "failover (TTL $FO_TTL s), kill -9 of a host: ms to first new event p50/p99/max" \
+	    "$(p p50)/$(p p99)/$(p max)" "n/a" "n/a"
+	result "$line"
+}
+
+# ---------------------------------------------------------------- follow
+
+FL_DELTAS=200
+
+# Runs on host A only (claimed before B starts); B starts just before the
+# followers attach to it.
+follow_start_b() {
+	FL_HELD=$(sql "$db" "SELECT count(*) FROM runs WHERE lease_host = 'fw_a' AND status IN ('starting','running')")
+	start_agentd fw_b "$db" --host-id fw_b
+	FL_B_PID=$AGENTD_PID
+}
+
+scenario_follow() {
+	note "follow: 10 runs ingested on host A among 40 more ($FL_DELTAS deltas 50 ms apart), followed over host B's socket"
+	_name=fw
+	start_mock $_name
+	db=$(new_store $_name) || exit 1
+	start_agentd fw_a "$db" --host-id fw_a
+	fl_a=$AGENTD_PID
+	FOLLOW_HOOK=follow_start_b
+	follow_lat fw "$db" $FL_DELTAS "$T/fw_b.sock"
+	FOLLOW_HOOK=
+	fol=$("$LB" pct <"$T/fw.fw.ms")
+	note "  follow: $fol"
+	SOCK=$T/fw_a.sock
+	wait_terminal "$db" 60
+	stop_pid $FL_B_PID
+	stop_pid $fl_a
+	stop_pid $MOCK_PID
+	p() { echo "$fol" | kv "$1" /dev/stdin; }
+	met="met"
+	[ "$(p p99 | cut -d. -f1)" -lt 100 ] 2>/dev/null || met="NOT met"
+	# The store's own complaints meanwhile (deadlocks, refused writes).
+	dl=$(grep -c 'deadlock detected' "$T"/fw_a-agentd.log "$T"/fw_b-agentd.log | awk -F: '{ s += $2 } END { print s + 0 }')
+	line="follow: a follower on host B (GET /v1/runs/ID/events, SSE, on B's socket) of runs ingested on host A ($FL_HELD runs held by A when B started): per event, backend emit (a direct client of agent-mock) to the follower's receipt p50 $(p p50) ms, p99 $(p p99) ms, max $(p max) ms ($(p n) events of 10 runs; target p99 < 100 ms: $met; $dl deadlocks logged by the hosts meanwhile)"
+	[ "$(p n)" -gt 0 ] || line="$line, FAILED: no follow samples"
+	row "follow on host B of runs on host A p50/p99 ms" "$(p p50)/$(p p99)" "n/a" "n/a"
+	result "$line"
+}
+
 # ------------------------------------------------------------------ main
 
 # tests/bench/profile.sh sources this file for its functions only.
@@ -813,15 +1157,40 @@ if [ "$PEER_OK" = 1 ]; then
 else
 	note "peer skipped: $PEER_WHY"
 fi
-note "agentd binary of $(date -r "$BIN/agentd" '+%F %T'); temporary directory $T; QUICK=$QUICK; $(nproc) cores; ulimit -n $(ulimit -n) (hard $(ulimit -Hn)); load average $(cut -d' ' -f1-3 /proc/loadavg), $IDLE% idle"
-for s in throughput scale resume api limit front; do
+note "agentd binary of $(date -r "$BIN/agentd" '+%F %T'); temporary directory $T; QUICK=$QUICK; $(nproc) cores; ulimit -n $(ulimit -n) (hard $(ulimit -Hn)); load average $(cut -d' ' -f1-3 /proc/loadavg), $IDLE% idle; store $STORE"
+STORE_TITLE="SQLite (a fresh file per store)"
+if [ "$STORE" = postgres ]; then
+	pg_start "$T/pg" >"$T/pg-start.log" 2>&1 || {
+		tail -20 "$T/pg-start.log" >&2
+		die "STORE=postgres: the throwaway PostgreSQL server did not start"
+	}
+	. "$T/pg/pg.env"
+	PG_PID=$(head -1 "$PG_DATA/postmaster.pid")
+	PG_VERSION=$(pg_admin "SHOW server_version" | cut -d' ' -f1)
+	STORE_TITLE="PostgreSQL $PG_VERSION (throwaway server, local socket, fsync $(pg_admin "SHOW fsync"), synchronous_commit $(pg_admin "SHOW synchronous_commit"), shared_buffers $(pg_admin "SHOW shared_buffers"))"
+	note "store: $STORE_TITLE, postmaster pid $PG_PID, data $PG_DATA"
+fi
+for s in throughput scale resume api limit front pg_limit failover follow; do
 	case " $ONLY " in *" $s "*) ;; *) continue ;; esac
+	case "$STORE:$s" in
+	postgres:scale | postgres:resume | postgres:api | postgres:limit | postgres:front)
+		note "$s: skipped: SQLite's scenario (run it without STORE=postgres)"
+		row "$s: skipped (SQLite's only)" "-" "" ""
+		continue
+		;;
+	sqlite:pg_limit | sqlite:failover | sqlite:follow)
+		note "$s: skipped: needs STORE=postgres"
+		row "$s: skipped (needs STORE=postgres)" "-" "" ""
+		continue
+		;;
+	esac
 	s0=$(date +%s)
 	scenario_$s
 	note "$s took $(($(date +%s) - s0)) s"
 done
 
 echo
+echo "agentd on the $STORE store: $STORE_TITLE"
 awk -F '\t' -v peer="$PEER_OK" '
 function ratio(a, b) {
 	if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) return "-"
