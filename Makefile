@@ -197,7 +197,8 @@ build/bench-limit-pg: tests/bench/limit-pg.c
 ROUNDS	?= 20
 chaos: deps
 	@$(MAKE) --no-print-directory all
-	@BIN=$(BIN) ROUNDS=$(ROUNDS) sh tests/chaos/chaos.sh
+	@BIN=$(BIN) ROUNDS=$(ROUNDS) STORE="$(STORE)" HOSTS="$(HOSTS)" \
+	    sh tests/chaos/chaos.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: programs, man pages,
 # bash completion, the systemd unit and the cron wrapper.

@@ -27,6 +27,11 @@ Checks, each counted:
   keys         (with --keys, a file of idempotency keys the driver saw
                acknowledged, one a line) a key without exactly one run
 
+DB is a SQLite file, or a PostgreSQL conninfo/URI: then the runs and
+events are copied with psql (\\copy ... TO STDOUT, CSV) into an in-memory
+SQLite database and checked the same way; integrity is then that no event
+belongs to no run (PRAGMA integrity_check says nothing of PostgreSQL).
+
 A completed run's output text must equal the mock's text, or with
 --delta-text (the Databricks dialect, where agentd has no final response
 object) the concatenated deltas of the events it should have stored.
@@ -37,10 +42,55 @@ than once (the mock's "creates" for its idempotency key > 1).
 Prints one summary line and up to 20 problems; --json FILE also writes
 the counts as JSON. Exits 1 on any problem.
 """
+import csv
+import io
 import json
+import re
 import sqlite3
+import subprocess
 import sys
 import urllib.request
+
+RUN_COLS = ["n", "id", "status", "backend_id", "output_text",
+            "resolved_mode", "event_count", "last_seq", "error_status",
+            "error_message", "idempotency_key"]
+INT_COLS = {"n", "event_count", "last_seq", "error_status", "run_n", "seq"}
+
+
+def is_pg(db):
+    return (db.startswith(("postgresql://", "postgres://")) or
+            re.match(r"\s*[a-z_]+\s*=", db) is not None)
+
+
+def pg_copy(conninfo):
+    """A PostgreSQL store's runs and events, copied into SQLite (memory).
+
+    CSV cannot tell NULL from an empty string once read by the csv module,
+    so each column comes with its own IS NULL beside it."""
+    con = sqlite3.connect(":memory:")
+    for table, cols in (("runs", RUN_COLS),
+                        ("events", ["run_n", "seq", "data"])):
+        con.execute(f"CREATE TABLE {table} ({', '.join(cols)})")
+        sel = ", ".join(f"{c}, ({c} IS NULL)::int" for c in cols)
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo,
+             "-c", f"\\copy (SELECT {sel} FROM {table}) TO STDOUT WITH "
+             f"(FORMAT csv, FORCE_QUOTE *)"],
+            check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            timeout=600).stdout.decode("utf-8")
+        marks = ",".join("?" * len(cols))
+        rows = []
+        for r in csv.reader(io.StringIO(out, newline="")):
+            vals = []
+            for i, c in enumerate(cols):
+                v, null = r[2 * i], r[2 * i + 1] == "1"
+                vals.append(None if null else int(v) if c in INT_COLS
+                            else v)
+            rows.append(vals)
+        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    con.execute("CREATE INDEX events_run ON events (run_n, seq)")
+    con.execute("CREATE INDEX runs_key ON runs (idempotency_key)")
+    return con
 
 
 def get(url):
@@ -83,17 +133,29 @@ def main():
     if "--only" in args:
         only = set(args[args.index("--only") + 1].split(","))
 
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    pg = is_pg(db)
+    if pg:
+        con = pg_copy(db)
+    else:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     problems = []
     c = {"runs": 0, "completed": 0, "events": 0, "losses": 0,
          "duplicates": 0, "mismatches": 0, "not_completed": 0, "stray": 0,
          "integrity": 0, "keys": 0, "resubmitted": 0,
          "dropped_expected": 0, "statuses": {}}
 
-    ic = con.execute("PRAGMA integrity_check").fetchall()
-    if [r[0] for r in ic] != ["ok"]:
-        c["integrity"] = 1
-        problems.append(f"integrity_check: {ic[:5]}")
+    if pg:
+        orphans = con.execute(
+            "SELECT count(*) FROM events WHERE run_n NOT IN "
+            "(SELECT n FROM runs)").fetchone()[0]
+        if orphans:
+            c["integrity"] = 1
+            problems.append(f"integrity: {orphans} events of no run")
+    else:
+        ic = con.execute("PRAGMA integrity_check").fetchall()
+        if [r[0] for r in ic] != ["ok"]:
+            c["integrity"] = 1
+            problems.append(f"integrity_check: {ic[:5]}")
 
     truth_runs = {r["id"]: r for r in get(base + "/mock/runs")["runs"]}
     by_key = {r["idempotency_key"]: r for r in truth_runs.values()
