@@ -153,7 +153,13 @@ fuzz-build: deps fuzz-deps
 fuzz: fuzz-build
 	@FUZZ_DIR=$(FZ) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(B)/tests/pg_smoke
+
+# The PostgreSQL engine's checks against a live server (test_store_pg.sh).
+$(B)/tests/pg_smoke: tests/pg/smoke_write.c $(B)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libagentd.a \
+	    $(LDLIBS)
 
 # make check [SANITIZE=1] [CHECK_FUZZ_SECONDS=30] [VALGRIND_TESTS="a b"]:
 # unit and integration tests; each fuzz target for that many seconds; the

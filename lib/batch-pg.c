@@ -33,87 +33,6 @@
 #define OID_INT2	21
 #define OID_INT4	23
 
-/* A growing byte buffer for array literals. */
-struct abuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-abuf_add(struct abuf *b, const char *s, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		while (b->len + len + 1 > b->cap)
-			b->cap = b->cap == 0 ? 1024 : b->cap * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-/* Start an array literal, "{". */
-static void
-abuf_open(struct abuf *b)
-{
-	b->len = 0;
-	abuf_add(b, "{", 1);
-}
-
-static void
-abuf_sep(struct abuf *b)
-{
-	if (b->len > 1)
-		abuf_add(b, ",", 1);
-}
-
-/*
- * Append one element of a text[] literal: NULL as NULL, else always
- * quoted, '\' and '"' escaped, so that empty strings, the word NULL,
- * braces, commas and blanks are all taken as they are.
- */
-static void
-abuf_text(struct abuf *b, const char *s)
-{
-	size_t	run;
-
-	abuf_sep(b);
-	if (s == NULL) {
-		abuf_add(b, "NULL", 4);
-		return;
-	}
-	abuf_add(b, "\"", 1);
-	while (*s != '\0') {
-		run = strcspn(s, "\\\"");
-		if (run > 0) {
-			abuf_add(b, s, run);
-			s += run;
-			continue;
-		}
-		abuf_add(b, "\\", 1);
-		abuf_add(b, s, 1);
-		s++;
-	}
-	abuf_add(b, "\"", 1);
-}
-
-static void
-abuf_int(struct abuf *b, int64_t v)
-{
-	char	buf[24];
-
-	abuf_sep(b);
-	abuf_add(b, buf, strlen(pgs_i64(buf, v)));
-}
-
-/* Close the literal with "}" and return it. */
-static const char *
-abuf_close(struct abuf *b)
-{
-	abuf_add(b, "}", 1);
-	return b->p;
-}
-
 /* Column col as a JSON value (new reference), as store_col_json gives it. */
 static json_t *
 col_json(const PGresult *r, int row, int col)
@@ -134,22 +53,6 @@ static const char *
 col_text(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
-
-/* *cause for a failed statement of what, by the SQLSTATE (it is logged). */
-static void
-pg_cause(struct pgstore *ps, const char *what, char **cause)
-{
-	const char	*state = pgs_sqlstate(ps);
-
-	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
-	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		xasprintf(cause, "store busy (SQLSTATE %s)", state);
-	else if (strncmp(state, "08", 2) == 0)
-		xasprintf(cause, "store unavailable (SQLSTATE %s)", state);
-	else
-		xasprintf(cause, "store: %s failed (SQLSTATE %s)", what,
-		    *state != '\0' ? state : "unknown");
 }
 
 /* max_attempts for a batch: its own, else the queue's, else 3; -1 error. */
@@ -198,22 +101,22 @@ insert_chunk(struct pgstore *ps, const struct batch_new *b,
     const struct batch_item *items, size_t from, size_t to, int attempts,
     const char *now, int *created)
 {
-	struct abuf	 ids = { NULL, 0, 0 }, cids = { NULL, 0, 0 };
-	struct abuf	 reqs = { NULL, 0, 0 };
+	struct pgs_arr	 ids = { NULL, 0, 0 }, cids = { NULL, 0, 0 };
+	struct pgs_arr	 reqs = { NULL, 0, 0 };
 	PGresult	*r = NULL;
 	const char	*pv[10];
 	char		 id[32], att[24];
 	size_t		 i;
 	int		 tries, ret = -1;
 
-	abuf_open(&cids);
-	abuf_open(&reqs);
+	pgs_arr_open(&cids);
+	pgs_arr_open(&reqs);
 	for (i = from; i < to; i++) {
-		abuf_text(&cids, items[i].custom_id);
-		abuf_text(&reqs, items[i].request);
+		pgs_arr_text(&cids, items[i].custom_id, items[i].custom_id != NULL ? strlen(items[i].custom_id) : 0);
+		pgs_arr_text(&reqs, items[i].request, items[i].request != NULL ? strlen(items[i].request) : 0);
 	}
-	pv[1] = abuf_close(&cids);
-	pv[2] = abuf_close(&reqs);
+	pv[1] = pgs_arr_close(&cids);
+	pv[2] = pgs_arr_close(&reqs);
 	pv[3] = b->name;
 	pv[4] = b->queue != NULL ? b->queue : "default";
 	pv[5] = b->endpoint != NULL ? b->endpoint : "";
@@ -223,12 +126,12 @@ insert_chunk(struct pgstore *ps, const struct batch_new *b,
 	pv[8] = now;
 	pv[9] = pgs_i64(att, attempts > 0 ? attempts : 1);
 	for (tries = 0; tries < 3; tries++) {
-		abuf_open(&ids);
+		pgs_arr_open(&ids);
 		for (i = from; i < to; i++) {
 			util_run_id(id, sizeof id);
-			abuf_text(&ids, id);
+			pgs_arr_text(&ids, id, strlen(id));
 		}
-		pv[0] = abuf_close(&ids);
+		pv[0] = pgs_arr_close(&ids);
 		if (pgs_cmd(ps, "batch submit", "SAVEPOINT batch_chunk", 0,
 		    NULL) < 0)
 			goto out;
@@ -283,7 +186,7 @@ bpg_submit(struct pgstore *ps, const struct batch_new *b,
 	*submitted = *present = 0;
 	pgs_i64(now, util_now_ms());
 	if (pgs_begin(ps) != 0) {
-		pg_cause(ps, "begin", cause);
+		pgs_cause(ps, "begin", cause);
 		return -1;
 	}
 	pv[0] = b->name;
@@ -308,13 +211,13 @@ bpg_submit(struct pgstore *ps, const struct batch_new *b,
 		*present += (int)(to - from) - created;
 	}
 	if (pgs_commit(ps) != 0) {
-		pg_cause(ps, "commit", cause);
+		pgs_cause(ps, "commit", cause);
 		*submitted = *present = 0;
 		return -1;
 	}
 	return 0;
 fail:
-	pg_cause(ps, "insert", cause);
+	pgs_cause(ps, "insert", cause);
 	pgs_rollback(ps);
 	*submitted = *present = 0;
 	return -1;
@@ -529,7 +432,7 @@ int
 bpg_cancel(struct pgstore *ps, const char *name, batch_cancel_cb cb,
     void *arg)
 {
-	struct abuf	 ns = { NULL, 0, 0 };
+	struct pgs_arr	 ns = { NULL, 0, 0 };
 	PGresult	*r = NULL;
 	const char	*pv[2];
 	char		 now[24];
@@ -556,10 +459,10 @@ bpg_cancel(struct pgstore *ps, const char *name, batch_cancel_cb cb,
 		goto fail;
 	nv = PQntuples(r);
 	if (nv > 0) {
-		abuf_open(&ns);
+		pgs_arr_open(&ns);
 		for (i = 0; i < nv; i++)
-			abuf_int(&ns, pgs_int(r, i, 0, 0));
-		pv[0] = abuf_close(&ns);
+			pgs_arr_int(&ns, pgs_int(r, i, 0, 0));
+		pv[0] = pgs_arr_close(&ns);
 		pv[1] = now;
 		/* The attempt as pgs_attempt_end records it, then the run. */
 		if (pgs_cmd(ps, "batch cancel", "WITH a AS (INSERT INTO "
@@ -635,7 +538,7 @@ bpg_queue_set(struct pgstore *ps, const char *name, const struct queue_set *q,
 	    "$4::integer END, "
 	    "max_attempts = CASE WHEN $5::integer = -1000000 THEN "
 	    "q.max_attempts ELSE $5::integer END, updated_at = $6", 6, pv) < 0) {
-		pg_cause(ps, "queue set", cause);
+		pgs_cause(ps, "queue set", cause);
 		return -1;
 	}
 	return 0;

@@ -14,80 +14,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-/* A growing byte buffer for array literals. */
-struct pbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-pbuf_grow(struct pbuf *b, size_t more)
-{
-	if (b->len + more + 1 <= b->cap)
-		return;
-	while (b->len + more + 1 > b->cap)
-		b->cap = b->cap == 0 ? 256 : b->cap * 2;
-	b->p = xrealloc(b->p, b->cap);
-}
-
-static void
-pbuf_add(struct pbuf *b, const char *s, size_t len)
-{
-	pbuf_grow(b, len);
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-static void
-pbuf_ch(struct pbuf *b, char c)
-{
-	pbuf_add(b, &c, 1);
-}
-
-/* Separate an array literal's element from the one before, if any. */
-static void
-pbuf_sep(struct pbuf *b)
-{
-	if (b->len > 0 && b->p[b->len - 1] != '{')
-		pbuf_ch(b, ',');
-}
-
-/* Append a NULL element. */
-static void
-pbuf_null(struct pbuf *b)
-{
-	pbuf_sep(b);
-	pbuf_add(b, "NULL", 4);
-}
-
-/*
- * Append one element of a text[] literal: always quoted, '\' and '"'
- * escaped, so that empty strings, NULL, braces, commas and blanks are
- * all taken as they are.
- */
-static void
-pbuf_elem(struct pbuf *b, const char *s, size_t len)
-{
-	size_t	i, run;
-
-	pbuf_sep(b);
-	pbuf_ch(b, '"');
-	for (i = 0; i < len; i += run) {
-		for (run = 0; i + run < len && s[i + run] != '\\' &&
-		    s[i + run] != '"'; run++)
-			;
-		if (run > 0) {
-			pbuf_add(b, s + i, run);
-			continue;
-		}
-		pbuf_ch(b, '\\');
-		pbuf_ch(b, s[i]);
-		run = 1;
-	}
-	pbuf_ch(b, '"');
-}
-
 /* Load run n for a worker holding generation gen. */
 int
 pgs_row_load(struct pgstore *ps, int64_t n, int64_t gen, struct run_row *r)
@@ -126,22 +52,6 @@ pgs_row_load(struct pgstore *ps, int64_t n, int64_t gen, struct run_row *r)
 	r->max_attempts = (int)pgs_int(res, 0, 14, 1);
 	PQclear(res);
 	return 1;
-}
-
-/* The *cause of a failed insert, by SQLSTATE (the error itself is logged). */
-static void
-insert_cause(struct pgstore *ps, char **cause)
-{
-	const char	*state = pgs_sqlstate(ps);
-
-	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
-	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		xasprintf(cause, "store busy (SQLSTATE %s)", state);
-	else if (strncmp(state, "08", 2) == 0)
-		xasprintf(cause, "store unavailable (SQLSTATE %s)", state);
-	else
-		xasprintf(cause, "store: insert failed (SQLSTATE %s)",
-		    *state != '\0' ? state : "unknown");
 }
 
 /*
@@ -219,7 +129,7 @@ pgs_run_insert(struct pgstore *ps, const struct run_new *rn, char *id,
 	xasprintf(cause, "store: insert failed");
 	return -1;
 fail:
-	insert_cause(ps, cause);
+	pgs_cause(ps, "insert", cause);
 	return -1;
 }
 
@@ -235,35 +145,27 @@ int
 pgs_events_append(struct pgstore *ps, int64_t n, int64_t gen,
     const struct store_event *ev, size_t nev, int64_t last_seq, int64_t now)
 {
-	struct pbuf	 seqs = { NULL, 0, 0 }, types = { NULL, 0, 0 };
-	struct pbuf	 datas = { NULL, 0, 0 };
+	struct pgs_arr	 seqs = { NULL, 0, 0 }, types = { NULL, 0, 0 };
+	struct pgs_arr	 datas = { NULL, 0, 0 };
 	PGresult	*res;
 	const char	*pv[7];
-	char		 nb[24], gb[24], lb[24], tb[24], sb[24];
+	char		 nb[24], gb[24], lb[24], tb[24];
 	size_t		 i;
 	int64_t		 locked, moved, added;
 
-	pbuf_ch(&seqs, '{');
-	pbuf_ch(&types, '{');
-	pbuf_ch(&datas, '{');
+	pgs_arr_open(&seqs);
+	pgs_arr_open(&types);
+	pgs_arr_open(&datas);
 	for (i = 0; i < nev; i++) {
-		pgs_i64(sb, ev[i].seq);
-		if (i > 0)
-			pbuf_ch(&seqs, ',');
-		pbuf_add(&seqs, sb, strlen(sb));
+		pgs_arr_int(&seqs, ev[i].seq);
 		/* NULL as SQLite binds it: the NOT NULL constraint fails. */
-		if (ev[i].type != NULL)
-			pbuf_elem(&types, ev[i].type, strlen(ev[i].type));
-		else
-			pbuf_null(&types);
-		if (ev[i].data != NULL)
-			pbuf_elem(&datas, ev[i].data, ev[i].data_len);
-		else
-			pbuf_null(&datas);
+		pgs_arr_text(&types, ev[i].type, ev[i].type != NULL ?
+		    strlen(ev[i].type) : 0);
+		pgs_arr_text(&datas, ev[i].data, ev[i].data_len);
 	}
-	pbuf_ch(&seqs, '}');
-	pbuf_ch(&types, '}');
-	pbuf_ch(&datas, '}');
+	pgs_arr_close(&seqs);
+	pgs_arr_close(&types);
+	pgs_arr_close(&datas);
 	pv[0] = pgs_i64(nb, n);
 	pv[1] = pgs_i64(gb, gen);
 	pv[2] = pgs_i64(lb, last_seq);
@@ -432,7 +334,7 @@ char *
 pgs_delta_text(struct pgstore *ps, int64_t n)
 {
 	PGresult	*res;
-	struct pbuf	 b = { NULL, 0, 0 };
+	struct pgs_arr	 b = { NULL, 0, 0 };
 	const char	*pv[1];
 	char		 nb[24], num[64], *dump;
 	json_t		*j, *d;
@@ -444,7 +346,7 @@ pgs_delta_text(struct pgstore *ps, int64_t n)
 	    1, pv);
 	if (res == NULL)
 		return xstrdup("");
-	pbuf_add(&b, "", 0);
+	pgs_arr_add(&b, "", 0);
 	for (i = 0; i < PQntuples(res) && !bad; i++) {
 		if ((j = json_loads(PQgetvalue(res, i, 0), JSON_DECODE_ANY,
 		    NULL)) == NULL) {
@@ -453,20 +355,20 @@ pgs_delta_text(struct pgstore *ps, int64_t n)
 		}
 		d = json_is_object(j) ? json_object_get(j, "delta") : NULL;
 		if (json_is_string(d))
-			pbuf_add(&b, json_string_value(d),
+			pgs_arr_add(&b, json_string_value(d),
 			    json_string_length(d));
 		else if (json_is_integer(d) || json_is_boolean(d)) {
 			snprintf(num, sizeof num, "%lld", json_is_integer(d) ?
 			    (long long)json_integer_value(d) :
 			    (long long)json_is_true(d));
-			pbuf_add(&b, num, strlen(num));
+			pgs_arr_add(&b, num, strlen(num));
 		} else if (json_is_real(d)) {
 			snprintf(num, sizeof num, "%.17g", json_real_value(d));
-			pbuf_add(&b, num, strlen(num));
+			pgs_arr_add(&b, num, strlen(num));
 		} else if (json_is_object(d) || json_is_array(d)) {
 			if ((dump = json_dumps(d, JSON_COMPACT |
 			    JSON_ENCODE_ANY)) != NULL) {
-				pbuf_add(&b, dump, strlen(dump));
+				pgs_arr_add(&b, dump, strlen(dump));
 				free(dump);
 			}
 		}

@@ -224,6 +224,90 @@ pgs_rebase(struct pgstore *ps, int64_t host_ms)
 	return host_ms + ps->clock_offset;
 }
 
+void
+pgs_arr_add(struct pgs_arr *a, const char *s, size_t len)
+{
+	if (a->len + len + 1 > a->cap) {
+		while (a->len + len + 1 > a->cap)
+			a->cap = a->cap == 0 ? 256 : a->cap * 2;
+		a->p = xrealloc(a->p, a->cap);
+	}
+	memcpy(a->p + a->len, s, len);
+	a->len += len;
+	a->p[a->len] = '\0';
+}
+
+void
+pgs_arr_open(struct pgs_arr *a)
+{
+	a->len = 0;
+	pgs_arr_add(a, "{", 1);
+}
+
+static void
+arr_sep(struct pgs_arr *a)
+{
+	if (a->len > 1)
+		pgs_arr_add(a, ",", 1);
+}
+
+void
+pgs_arr_text(struct pgs_arr *a, const char *s, size_t len)
+{
+	size_t	i, run;
+
+	arr_sep(a);
+	if (s == NULL) {
+		pgs_arr_add(a, "NULL", 4);
+		return;
+	}
+	pgs_arr_add(a, "\"", 1);
+	for (i = 0; i < len; i += run) {
+		for (run = 0; i + run < len && s[i + run] != '\\' &&
+		    s[i + run] != '"'; run++)
+			;
+		if (run > 0) {
+			pgs_arr_add(a, s + i, run);
+			continue;
+		}
+		pgs_arr_add(a, "\\", 1);
+		pgs_arr_add(a, s + i, 1);
+		run = 1;
+	}
+	pgs_arr_add(a, "\"", 1);
+}
+
+void
+pgs_arr_int(struct pgs_arr *a, int64_t v)
+{
+	char	buf[24];
+
+	arr_sep(a);
+	pgs_arr_add(a, buf, strlen(pgs_i64(buf, v)));
+}
+
+const char *
+pgs_arr_close(struct pgs_arr *a)
+{
+	pgs_arr_add(a, "}", 1);
+	return a->p;
+}
+
+void
+pgs_cause(struct pgstore *ps, const char *what, char **cause)
+{
+	const char	*state = pgs_sqlstate(ps);
+
+	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
+	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		xasprintf(cause, "store busy (SQLSTATE %s)", state);
+	else if (strncmp(state, "08", 2) == 0)
+		xasprintf(cause, "store unavailable (SQLSTATE %s)", state);
+	else
+		xasprintf(cause, "store: %s failed (SQLSTATE %s)", what,
+		    *state != '\0' ? state : "unknown");
+}
+
 const char *
 pgs_sqlstate(struct pgstore *ps)
 {

@@ -79,6 +79,24 @@ json_t	*pgs_json(const PGresult *r, int row, int col);
 /* Now on the database's clock (unix ms); a host time on it. */
 int64_t	 pgs_now(struct pgstore *ps);
 int64_t	 pgs_rebase(struct pgstore *ps, int64_t host_ms);
+/*
+ * A text[] or bigint[] literal built for one parameter: open, elements
+ * (a text element always quoted with '\\' and '"' escaped, so that empty
+ * strings, the word NULL, braces, commas and blanks are taken as they
+ * are; s NULL is SQL NULL), close; pgs_arr_add appends raw bytes (the
+ * buffer serves as a plain string builder too). Free p when done.
+ */
+struct pgs_arr {
+	char	*p;
+	size_t	 len, cap;
+};
+void	 pgs_arr_add(struct pgs_arr *a, const char *s, size_t len);
+void	 pgs_arr_open(struct pgs_arr *a);
+void	 pgs_arr_text(struct pgs_arr *a, const char *s, size_t len);
+void	 pgs_arr_int(struct pgs_arr *a, int64_t v);
+const char *pgs_arr_close(struct pgs_arr *a);
+/* *cause for a failed statement of what, by its SQLSTATE (busy, down). */
+void	 pgs_cause(struct pgstore *ps, const char *what, char **cause);
 /* SQLSTATE of the last failed pgs_exec, or "" (e.g. 23505, 40001). */
 const char *pgs_sqlstate(struct pgstore *ps);
 

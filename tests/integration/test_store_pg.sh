@@ -78,6 +78,22 @@ elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$T/results"; then
 	fail "store-pg: $TEST_STORE exited with status $rc"
 fi
 
+# The engine's own checks (tests/pg/smoke_write.c): concurrent claims by
+# three hosts, a queue's limit under racing claims, appends racing a fence.
+SMOKE=$UNIT_DIR/pg_smoke
+if [ -x "$SMOKE" ]; then
+	"$SMOKE" "$PG_CONNINFO" >"$T/pg_smoke.log" 2>&1
+	src=$?
+	line=$(tail -1 "$T/pg_smoke.log")
+	if [ "$src" -eq 0 ]; then
+		pass "store-pg: engine checks ($line)"
+	else
+		fail "store-pg: engine checks ($line; $(grep -m3 '^FAIL' "$T/pg_smoke.log" | tr '\n' ' '))"
+	fi
+else
+	fail "store-pg: no $SMOKE (make unit builds it)"
+fi
+
 # The server log stays with the suite's when something failed.
 if [ "$FAILS" -ne 0 ] && [ -f "$PG_LOG" ]; then
 	cp "$PG_LOG" "$T/postgres.log"
