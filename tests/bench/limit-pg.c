@@ -11,7 +11,8 @@
  * limit.c's, copied verbatim) into a database whose schema agentd itself
  * created (bench.sh starts agentd on it once), with agentd's write pattern
  * on PostgreSQL (lib/worker.c worker_flush, lib/store-pg-write.c
- * pgs_events_append; lib/store-pg.c pgs_arr_*): per transaction BEGIN, then for each of up to R runs
+ * pgs_events_append; lib/store-pg.c pgs_arr_*): per transaction BEGIN,
+ * then for each of up to R runs
  * one statement of the same text -- lock the run's row fenced by lease_gen,
  * INSERT ... SELECT FROM unnest(bigint[], text[], text[]) ON CONFLICT DO
  * NOTHING, move the cursor -- sent with PQexecParams and text parameters
