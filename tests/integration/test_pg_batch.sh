@@ -12,35 +12,13 @@
 # PostgreSQL's server binaries.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../pg/pg.sh"
+. "$(dirname "$0")/../pg/hosts.sh"
 
-if ! pg_bindir >/dev/null; then
-	skip "batches on PostgreSQL: no PostgreSQL server binaries (apt-get install -y postgresql)"
-	exit 0
-fi
-
-PGD=$T/pg
-HPIDS=""
-hosts_cleanup() {
-	for p in $HPIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $HPIDS; do kill -9 "$p" 2>/dev/null; done
-	pg_stop "$PGD" >/dev/null 2>&1
-	cleanup
-}
-trap hosts_cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! pg_start "$PGD" >"$T/pg_start.log" 2>&1; then
-	fail "pg_start: $(tail -5 "$T/pg_start.log" | tr '\n' ' ')"
-	exit 1
-fi
-. "$PGD/pg.env" 2>/dev/null
+pg_hosts_setup "batches on PostgreSQL"
 unset AGENTD_DB AGENTD_SOCKET
 PGC=$PG_CONNINFO
 NOSOCK=$T/nowhere.sock
-TTL=${TTL:-5}
 
-psql_q() { psql -X -A -t -q -d "$PGC" -c "$1"; }
 # off ARGS...: agentctl with no daemon to talk to.
 off() { "$BIN/agentctl" -s "$NOSOCK" "$@"; }
 runs_in() { psql_q "SELECT count(*) FROM runs WHERE batch = '$1'"; }
@@ -251,18 +229,6 @@ psql_q "DELETE FROM runs WHERE batch IN ('eq', 'eq2'); DELETE FROM batches WHERE
 # Two agentd hosts on the store: the runs stored offline are dispatched.
 
 start_mock
-# start_host NAME [FLAGS...]: agentd as host NAME on socket $T/NAME.sock.
-start_host() {
-	name=$1
-	shift
-	AGENTD_DB=$PGC "$BIN/agentd" --socket "$T/$name.sock" \
-	    --endpoint "$MOCK_URL/v1" --host-id "$name" --lease-ttl "$TTL" \
-	    --workers 2 "$@" >>"$T/$name.log" 2>&1 &
-	eval "PID_$name=$!"
-	HPIDS="$HPIDS $!"
-}
-hctl() { h=$1; shift; "$BIN/agentctl" -s "$T/$h.sock" "$@"; }
-up() { hctl "$1" status >/dev/null 2>&1; }
 stop_hosts() {
 	for p in $HPIDS; do kill "$p" 2>/dev/null; done
 	for p in $HPIDS; do wait "$p" 2>/dev/null; done

@@ -9,45 +9,10 @@
 # abandons nothing. SKIP without PostgreSQL's server binaries.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../pg/pg.sh"
+. "$(dirname "$0")/../pg/hosts.sh"
 
-if ! pg_bindir >/dev/null; then
-	skip "store faults: no PostgreSQL server binaries (apt-get install -y postgresql)"
-	exit 0
-fi
+pg_hosts_setup "store faults"
 
-PGD=$T/pg
-HPIDS=""
-faults_cleanup() {
-	for p in $HPIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $HPIDS; do kill -9 "$p" 2>/dev/null; done
-	pg_stop "$PGD" >/dev/null 2>&1
-	cleanup
-}
-trap faults_cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! pg_start "$PGD" >"$T/pg_start.log" 2>&1; then
-	fail "pg_start: $(tail -5 "$T/pg_start.log" | tr '\n' ' ')"
-	exit 1
-fi
-. "$PGD/pg.env" 2>/dev/null
-export AGENTD_DB="$PG_CONNINFO"
-TTL=5
-
-psql_q() { psql -X -A -t -q -d "$PG_CONNINFO" -c "$1"; }
-start_host() {
-	name=$1
-	shift
-	"$BIN/agentd" --socket "$T/$name.sock" --endpoint "$MOCK_URL/v1" \
-	    --host-id "$name" --lease-ttl "$TTL" --workers 2 "$@" \
-	    >>"$T/$name.log" 2>&1 &
-	eval "PID_$name=$!"
-	HPIDS="$HPIDS $!"
-}
-hctl() { h=$1; shift; "$BIN/agentctl" -s "$T/$h.sock" "$@"; }
-up() { hctl "$1" status >/dev/null 2>&1; }
-none_active() { [ "$(psql_q "SELECT count(*) FROM runs WHERE status IN ('pending','starting','running')")" = 0 ]; }
 submit_on() { # submit_on HOST N EVENTS INTERVAL
 	i=0
 	while [ "$i" -lt "$2" ]; do
