@@ -26,7 +26,7 @@
 #include "xmalloc.h"
 
 
-#define REAP_EVERY_MS	5000
+#define REAP_EVERY_MS	1000	/* +-20%: a dead host's runs move soon */
 #define NOTIFY_GATHER_MS	5	/* words sent together */
 
 /*
@@ -187,8 +187,8 @@ sup_host_tick(struct sup *s)
 	    mono + pause > s->paused_until + 500)
 		sup_pause(s, pause, NULL);
 	if (mono >= s->host.next_reap) {
-		s->host.next_reap = mono + REAP_EVERY_MS / 2 +
-		    (int64_t)(arc4random_uniform(REAP_EVERY_MS));
+		s->host.next_reap = mono + REAP_EVERY_MS * 4 / 5 +
+		    (int64_t)arc4random_uniform(REAP_EVERY_MS * 2 / 5);
 		if (store_hosts_reap(s->st, host_reaped_run, s) > 0)
 			sup_schedule_soon(s);
 	}

@@ -182,6 +182,42 @@ run_write_final(struct wrun *r)
 	return rc;
 }
 
+static int
+run_n_cmp(const void *a, const void *b)
+{
+	int64_t	x = (*(struct wrun *const *)a)->n;
+	int64_t	y = (*(struct wrun *const *)b)->n;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Put the dirty runs in key order: every transaction that locks several
+ * runs' rows then takes them in the same order (a shared store's other
+ * writers lock in key order too), so none waits on another in a cycle.
+ */
+static void
+dirty_sort(struct worker *w)
+{
+	struct wrun	**v = NULL, *r;
+	size_t		  n = 0, cap = 0, i;
+
+	TAILQ_FOREACH(r, &w->dirty, dirty_entry) {
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[n++] = r;
+	}
+	if (n > 1) {
+		qsort(v, n, sizeof *v, run_n_cmp);
+		TAILQ_INIT(&w->dirty);
+		for (i = 0; i < n; i++)
+			TAILQ_INSERT_TAIL(&w->dirty, v[i], dirty_entry);
+	}
+	free(v);
+}
+
 /* Commit buffered events and state of every dirty run. */
 static void
 worker_flush(struct worker *w)
@@ -209,6 +245,7 @@ worker_flush(struct worker *w)
 		return;
 	}
 	t0 = util_mono_us();
+	dirty_sort(w);
 	if (store_begin(w->st) != 0) {
 		worker_store_down(w);
 		return;
