@@ -80,8 +80,11 @@ MOCK_FLAGS = os.environ.get("MOCK_FLAGS") or (
     "--chaos-500 0.02 --chaos-split")
 AGENTD_FLAGS = os.environ.get("AGENTD_FLAGS", "")
 STORE = os.environ.get("STORE", "").strip() or "sqlite"
+if STORE in ("pg", "postgresql"):
+    STORE = "postgres"
 HOSTS = env_int("HOSTS", 1)
 LEASE_TTL = env_int("LEASE_TTL", 4)
+START_LIMIT = env_int("START_LIMIT", 30)
 RESTART_WAIT = [float(x) for x in
                 os.environ.get("RESTART_WAIT", "0.2-8").split("-")]
 PG = STORE == "postgres"
@@ -133,6 +136,9 @@ class Host:
         self.state = "down"     # up, dead (killed), stopped (SIGSTOP)
         self.due = 0.0          # monotonic time of its restart or SIGCONT
         self.stopped = []       # the pids it SIGSTOPped
+        self.start_t0 = 0.0     # when it was (re)started
+        self.attempts = 0       # starts since then (one exits: again)
+        self.why = ""           # the last line of its log at an exit
 
 
 class Chaos:
@@ -151,6 +157,7 @@ class Chaos:
         self.submit_errors = 0
         self.kills = {"agentd": 0, "worker": 0}
         self.restart_waits = []
+        self.slow_starts = 0
         self.problems = []
         self.mock_log = open(os.path.join(self.dir, "mock.log"), "ab")
         self.hosts = []
@@ -234,50 +241,106 @@ class Chaos:
             raise OSError(f"health {st}")
         return json.loads(body)
 
-    def start_agentd(self, host=None):
-        if host is None:
-            argv = [os.path.join(BIN, "agentd"), "--db", self.db,
-                    "--socket", self.sock]
-            out, sock = self.agentd_log, None
-        else:
-            argv = [os.path.join(BIN, "agentd"), "--db", self.db,
-                    "--socket", host.sock, "--host-id", host.name,
-                    "--lease-ttl", str(LEASE_TTL)]
-            out, sock = host.log, host.sock
-        argv += ["--endpoint", self.mock_url + "/v1",
-                 "--workers", str(WORKERS), "--idle-timeout", "2",
-                 "--stale-after", str(STALE_AFTER), "--retry-max", "4",
-                 "--poll-interval", "1", "--poll-max", "2"]
+    def start_agentd(self):
+        argv = [os.path.join(BIN, "agentd"), "--db", self.db, "--socket",
+                self.sock, "--endpoint", self.mock_url + "/v1",
+                "--workers", str(WORKERS), "--idle-timeout", "2",
+                "--stale-after", str(STALE_AFTER), "--retry-max", "4",
+                "--poll-interval", "1", "--poll-max", "2"]
         argv += AGENTD_FLAGS.split()
         t0 = time.monotonic()
         for attempt in range(100):
-            p = subprocess.Popen(argv, stdout=out, stderr=out)
-            if host is None:
-                self.agentd = p
-            else:
-                host.proc = p
+            self.agentd = subprocess.Popen(argv, stdout=self.agentd_log,
+                                           stderr=self.agentd_log)
             while time.monotonic() - t0 < 30:
-                if p.poll() is not None:
+                if self.agentd.poll() is not None:
                     break
                 try:
-                    self.health(sock)
+                    self.health()
                     self.restart_waits.append(time.monotonic() - t0)
-                    if host is not None:
-                        host.state = "up"
                     return
                 except (OSError, http.client.HTTPException, ValueError):
                     time.sleep(0.02)
-            rc = p.poll()
+            rc = self.agentd.poll()
             if rc is None:
-                raise SystemExit(f"chaos: {host.name if host else 'agentd'}"
-                                 f" did not answer in 30 s")
+                raise SystemExit("chaos: agentd did not answer in 30 s")
             # The store lock may still be held for an instant; retry.
             if attempt == 0 or attempt % 10 == 9:
-                log(f"{host.name if host else 'agentd'} exited {rc} at "
-                    f"start; retrying")
+                log(f"agentd exited {rc} at start; retrying")
             time.sleep(0.1)
-        raise SystemExit(f"chaos: {host.name if host else 'agentd'} would "
-                         f"not start")
+        raise SystemExit("chaos: agentd would not start")
+
+    # Hosts start without blocking the driver: a host waiting for the
+    # database (a lock held by a stopped host) must not keep the stopped
+    # one from being continued on time.
+    def start_host(self, h):
+        """Start (or restart) host h; tend_hosts sees it come up."""
+        if h.state not in ("starting", "retry"):
+            h.start_t0 = time.monotonic()
+            h.attempts = 0
+            h.why = ""
+        argv = [os.path.join(BIN, "agentd"), "--db", self.db,
+                "--socket", h.sock, "--host-id", h.name,
+                "--lease-ttl", str(LEASE_TTL),
+                "--endpoint", self.mock_url + "/v1",
+                "--workers", str(WORKERS), "--idle-timeout", "2",
+                "--stale-after", str(STALE_AFTER), "--retry-max", "4",
+                "--poll-interval", "1", "--poll-max", "2"]
+        argv += AGENTD_FLAGS.split()
+        h.proc = subprocess.Popen(argv, stdout=h.log, stderr=h.log)
+        h.attempts += 1
+        h.state = "starting"
+
+    def check_start(self, h):
+        """A starting host: up once its API answers; started again when
+        it exited; the run ends when it is not up within START_LIMIT."""
+        took = time.monotonic() - h.start_t0
+        rc = h.proc.poll()
+        if rc is None:
+            try:
+                self.health_quick(h.sock)
+            except (OSError, http.client.HTTPException, ValueError):
+                if took < START_LIMIT:
+                    return
+                why = self.last_line(h.logname)
+                subprocess.call(["pkill", "-9", "-P", str(h.proc.pid)])
+                h.proc.kill()
+                h.proc.wait()
+                h.state = "dead"
+                raise SystemExit(f"chaos: host {h.name} not up in "
+                                 f"{took:.0f}s ({h.attempts} starts; its "
+                                 f"log: {why})")
+            h.state = "up"
+            self.restart_waits.append(took)
+            if took > 5:
+                self.slow_starts += 1
+                log(f"host {h.name} took {took:.1f}s to start ({h.attempts}"
+                    f" starts{'; an exit: ' + h.why if h.why else ''})")
+            return
+        h.why = self.last_line(h.logname)
+        if took >= START_LIMIT:
+            h.state = "dead"
+            raise SystemExit(f"chaos: host {h.name} would not start in "
+                             f"{took:.0f}s ({h.attempts} starts; exited "
+                             f"{rc}: {h.why})")
+        if h.attempts == 1 or h.attempts % 10 == 0:
+            log(f"host {h.name} exited {rc} at start ({h.why}); retrying")
+        h.state = "retry"
+        h.due = time.monotonic() + 0.1
+
+    def health_quick(self, sock):
+        st, body = self.api("GET", "/v1/health", timeout=1, sock=sock)
+        if st != 200:
+            raise OSError(f"health {st}")
+        return json.loads(body)
+
+    def last_line(self, name):
+        try:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return lines[-1].strip()[:300] if lines else "empty"
+        except OSError as e:
+            return str(e)
 
     def kill_agentd(self):
         self.agentd.send_signal(signal.SIGKILL)
@@ -340,17 +403,22 @@ class Chaos:
         h.state = "up"
 
     def tend_hosts(self):
-        """Restart the dead hosts and continue the stopped ones when due."""
+        """Restart the dead hosts and continue the stopped ones when due;
+        see the starting ones come up."""
         for h in self.hosts:
             if h.state == "up" and h.proc.poll() is not None:
                 self.problems.append(f"host {h.name} exited by itself "
                                      f"({h.proc.returncode})")
                 log(self.problems[-1] + "; restarting it")
-                self.start_agentd(h)
+                self.start_host(h)
             elif h.state == "stopped" and time.monotonic() >= h.due:
                 self.cont_host(h)
             elif h.state == "dead" and time.monotonic() >= h.due:
-                self.start_agentd(h)
+                self.start_host(h)
+            elif h.state == "retry" and time.monotonic() >= h.due:
+                self.start_host(h)
+            elif h.state == "starting":
+                self.check_start(h)
 
     def pause(self, seconds):
         """Sleep, tending the hosts meanwhile."""
@@ -448,14 +516,10 @@ class Chaos:
                     f"while runs were finishing")
                 log(self.problems[-1] + "; restarting it")
                 self.start_agentd()
-            for h in self.hosts:
-                if h.proc.poll() is not None:
-                    self.problems.append(
-                        f"host {h.name} exited by itself "
-                        f"({h.proc.returncode}) while runs were finishing")
-                    log(self.problems[-1] + "; restarting it")
-                    self.start_agentd(h)
-            time.sleep(0.5)
+            if PG:
+                self.pause(0.5)
+            else:
+                time.sleep(0.5)
         return False
 
     def scan_log(self, name):
@@ -569,7 +633,9 @@ class Chaos:
         if PG:
             self.start_pg()
             for h in self.hosts:
-                self.start_agentd(h)
+                self.start_host(h)
+            while any(h.state != "up" for h in self.hosts):
+                self.pause(0.02)
         else:
             self.start_agentd()
         sub = threading.Thread(target=self.submitter, daemon=True)
@@ -669,7 +735,8 @@ class Chaos:
         if self.restart_waits:
             w = sorted(self.restart_waits)
             log(f"{'host' if PG else 'agentd'} start to ready: median "
-                f"{w[len(w) // 2]:.2f}s, max {w[-1]:.2f}s")
+                f"{w[len(w) // 2]:.2f}s, max {w[-1]:.2f}s" +
+                (f", {self.slow_starts} over 5 s" if PG else ""))
         for p in self.problems:
             log("PROBLEM: " + p)
         kills = sum(self.kills.values())

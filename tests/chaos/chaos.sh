@@ -47,7 +47,7 @@ sqlite)
 		exit 2
 	fi
 	;;
-postgres)
+postgres | pg | postgresql)
 	if ! command -v psql >/dev/null 2>&1; then
 		echo "chaos: STORE=postgres needs psql (apt-get install -y postgresql)" >&2
 		exit 2
