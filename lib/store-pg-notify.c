@@ -7,7 +7,9 @@
  * loop. Notifications are hints: followers also poll, and read again
  * after the listener reconnects, so a lost one costs latency, not events.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "store-pg.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define NOTIFY_CHANNEL	"agentd_events"
@@ -71,6 +74,25 @@ pgs_notify_flush(struct pgstore *ps)
 	return rc < 0 ? -1 : 0;
 }
 
+/* Drive a started connection for up to a second. */
+static void
+listen_connect(PGconn *c)
+{
+	PostgresPollingStatusType	 st = PGRES_POLLING_WRITING;
+	struct pollfd			 pfd;
+	int64_t				 deadline = util_mono_ms() + 1000, left;
+
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		if ((left = deadline - util_mono_ms()) <= 0)
+			return;
+		pfd.fd = PQsocket(c);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return;
+		st = PQconnectPoll(c);
+	}
+}
+
 struct store_listener *
 pgs_listen(struct pgstore *ps, char **cause)
 {
@@ -82,7 +104,10 @@ pgs_listen(struct pgstore *ps, char **cause)
 	char			 msg[256];
 
 	l = xcalloc(1, sizeof *l);
-	l->conn = PQconnectdbParams(keys, vals, 1);
+	/* The caller's loop waits on this: one second at most. */
+	l->conn = PQconnectStartParams(keys, vals, 1);
+	if (l->conn != NULL && PQstatus(l->conn) != CONNECTION_BAD)
+		listen_connect(l->conn);
 	if (l->conn == NULL || PQstatus(l->conn) != CONNECTION_OK) {
 		snprintf(msg, sizeof msg, "%s", l->conn != NULL ?
 		    PQerrorMessage(l->conn) : "out of memory");

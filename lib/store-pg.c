@@ -6,6 +6,8 @@
  * never logged, and neither is anything libpq says that could hold it.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,26 +109,127 @@ pg_msg(char *buf, size_t len, const char *msg)
 	buf[n] = '\0';
 }
 
-/* Make sure the connection is up, outside a transaction; 0 or -1. */
+/* Wait until the connection can read (or write); 0, or -1 past deadline. */
+static int
+pg_wait(struct pgstore *ps, short events, int64_t deadline)
+{
+	struct pollfd	pfd;
+	int64_t		left = deadline - util_mono_ms();
+
+	if (left <= 0)
+		return -1;
+	pfd.fd = PQsocket(ps->conn);
+	pfd.events = events;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+/*
+ * Connect again, without waiting longer than the connection's timeout
+ * (PQreset would wait libpq's connect_timeout): 0, or -1.
+ */
+static int
+pg_reconnect(struct pgstore *ps)
+{
+	PostgresPollingStatusType	st = PGRES_POLLING_WRITING;
+	int64_t				deadline = util_mono_ms() +
+					    (ps->timeout_ms > 0 ? ps->timeout_ms :
+					    PG_DEFAULT_TIMEOUT_MS);
+
+	if (!PQresetStart(ps->conn))
+		return -1;
+	for (;;) {
+		if (st == PGRES_POLLING_OK)
+			return 0;
+		if (st == PGRES_POLLING_FAILED)
+			return -1;
+		if (pg_wait(ps, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+		    deadline) != 0)
+			return -1;
+		st = PQresetPoll(ps->conn);
+	}
+}
+
+/*
+ * Make sure the connection is up, outside a transaction; 0 or -1. A
+ * failed reconnect is not tried again for a second, so that a loop making
+ * several calls does not wait on the server once per call.
+ */
 static int
 pg_ready(struct pgstore *ps)
 {
 	char	msg[256];
 
-	if (PQstatus(ps->conn) == CONNECTION_OK)
+	if (PQstatus(ps->conn) == CONNECTION_OK && !ps->broken)
 		return 0;
 	if (ps->in_txn)
 		return -1;	/* the transaction is lost: the caller rolls back */
-	PQreset(ps->conn);
-	if (PQstatus(ps->conn) != CONNECTION_OK) {
-		pg_msg(msg, sizeof msg, PQerrorMessage(ps->conn));
+	if (util_mono_ms() < ps->retry_mono)
+		return -1;
+	if (pg_reconnect(ps) != 0 || PQstatus(ps->conn) != CONNECTION_OK) {
+		pg_msg(msg, sizeof msg, PQstatus(ps->conn) == CONNECTION_BAD ?
+		    PQerrorMessage(ps->conn) : "timeout expired");
 		log_warnx("store: PostgreSQL unreachable: %s", msg);
+		ps->retry_mono = util_mono_ms() + 1000;
 		return -1;
 	}
+	ps->broken = 0;
+	PQsetnonblocking(ps->conn, 1);
 	log_warnx("store: reconnected to PostgreSQL");
 	if (ps->timeout_ms > 0)
 		pgs_set_busy_timeout(ps, ps->timeout_ms);
 	return 0;
+}
+
+/*
+ * One statement with a deadline of our own: the server's statement_timeout
+ * answers a slow statement, but a server that does not answer at all (it
+ * is stopped, or the network to it is gone) would hold the caller's event
+ * loop for as long as TCP takes to give up. Just past the timeout the
+ * connection is dropped (and remade on the next call). NULL then, or
+ * on a connection that failed; else the statement's result.
+ */
+static PGresult *
+pg_run(struct pgstore *ps, const char *sql, int n, const char *const *params)
+{
+	PGresult	*r, *last = NULL;
+	int64_t		 deadline = util_mono_ms() + (ps->timeout_ms > 0 ?
+			    ps->timeout_ms : PG_DEFAULT_TIMEOUT_MS) + 200;
+	int		 f;
+
+	if (!PQsendQueryParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0))
+		return NULL;
+	while ((f = PQflush(ps->conn)) == 1) {
+		if (pg_wait(ps, POLLIN | POLLOUT, deadline) != 0)
+			goto late;
+		if (!PQconsumeInput(ps->conn))
+			return NULL;
+	}
+	if (f == -1)
+		return NULL;
+	for (;;) {
+		while (PQisBusy(ps->conn)) {
+			if (pg_wait(ps, POLLIN, deadline) != 0)
+				goto late;
+			if (!PQconsumeInput(ps->conn)) {
+				PQclear(last);
+				return NULL;
+			}
+		}
+		if ((r = PQgetResult(ps->conn)) == NULL)
+			break;
+		PQclear(last);
+		last = r;
+	}
+	return last;
+late:
+	PQclear(last);
+	log_warnx("store: no answer from PostgreSQL in %lld ms; dropping the "
+	    "connection", (long long)(ps->timeout_ms + 200));
+	ps->broken = 1;
+	return NULL;
 }
 
 PGresult *
@@ -143,7 +246,7 @@ pgs_exec(struct pgstore *ps, const char *what, const char *sql, int n,
 		snprintf(ps->sqlstate, sizeof ps->sqlstate, "08006");
 		return NULL;
 	}
-	r = PQexecParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0);
+	r = pg_run(ps, sql, n, params);
 	rs = PQresultStatus(r);
 	/*
 	 * The server restarted or dropped us since the last statement: the
@@ -152,11 +255,11 @@ pgs_exec(struct pgstore *ps, const char *what, const char *sql, int n,
 	 * a write is not (it may have been done), so its caller retries.
 	 */
 	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
-	    PQstatus(ps->conn) == CONNECTION_BAD && !ps->in_txn &&
-	    (strncmp(sql, "SELECT", 6) == 0 || strcmp(sql, "BEGIN") == 0) &&
-	    pg_ready(ps) == 0) {
+	    PQstatus(ps->conn) == CONNECTION_BAD && !ps->broken &&
+	    !ps->in_txn && (strncmp(sql, "SELECT", 6) == 0 ||
+	    strcmp(sql, "BEGIN") == 0) && pg_ready(ps) == 0) {
 		PQclear(r);
-		r = PQexecParams(ps->conn, sql, n, NULL, params, NULL, NULL, 0);
+		r = pg_run(ps, sql, n, params);
 		rs = PQresultStatus(r);
 	}
 	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
@@ -459,7 +562,7 @@ pgs_open(const char *conninfo, char **cause)
 {
 	const char *const keys[] = { "dbname", "fallback_application_name",
 	    "connect_timeout", NULL };
-	const char *const vals[] = { conninfo, "agentd", "10", NULL };
+	const char *const vals[] = { conninfo, "agentd", "3", NULL };
 	struct pgstore	*ps;
 	char		 msg[512];
 
@@ -474,6 +577,7 @@ pgs_open(const char *conninfo, char **cause)
 		return NULL;
 	}
 	ps->conninfo = xstrdup(conninfo);
+	PQsetnonblocking(ps->conn, 1);
 	pgs_set_busy_timeout(ps, PG_DEFAULT_TIMEOUT_MS);
 	if (pg_migrate(ps, cause) != 0) {
 		pgs_close(ps);
@@ -546,7 +650,8 @@ pgs_rollback(struct pgstore *ps)
 {
 	PGresult	*r;
 
-	if (PQstatus(ps->conn) == CONNECTION_OK &&
+	/* A dropped connection has no transaction left to end. */
+	if (!ps->broken && PQstatus(ps->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(ps->conn) != PQTRANS_IDLE) {
 		r = PQexec(ps->conn, "ROLLBACK");
 		PQclear(r);

@@ -29,6 +29,8 @@ struct pgstore {
 	int		 in_txn;
 	int		 timeout_ms;	/* statement_timeout */
 	char		 sqlstate[6];	/* of the last failed statement */
+	int		 broken;	/* dropped: no answer in time */
+	int64_t		 retry_mono;	/* no reconnect before (mono ms) */
 	/*
 	 * The host this process serves (agentd's --host-id) and its term
 	 * (hosts.epoch), set once it joined; host_id NULL in tools that open

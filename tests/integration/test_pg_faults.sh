@@ -73,6 +73,25 @@ check "the server started again" pg_start_keep
 check "the runs submitted before the outage finish" wait_for 90 none_active
 check "every run exact after the outage" exact
 
+# The server frozen (SIGSTOP): no answer at all, not even an error. The
+# API still answers within the supervisor's timeout, and once the server
+# goes on, so does every run.
+submit_on a 6 80 50
+sleep 1
+pm=$(head -1 "$PG_DATA/postmaster.pid")
+frozen="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+for p in $frozen; do kill -STOP "$p"; done
+t0=$(date +%s%N)
+code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' --unix-socket "$T/a.sock" http://x/v1/health)
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+check "health answers with the server frozen ($code in $ms ms)" [ "$code" = 200 ]
+check "... within two of the supervisor's 2 s waits at most ($ms ms <= 5000)" [ "$ms" -le 5000 ]
+sleep 2
+for p in $frozen; do kill -CONT "$p"; done
+check "the runs finish once the server goes on" wait_for 90 none_active
+check "every run exact after the freeze" exact
+
 # A host stopped past its lease: its runs go to the other; continued, it
 # writes nothing for them and serves on.
 submit_on a 16 200 50
