@@ -582,13 +582,18 @@ class Chaos:
                     if self.kill_worker(o.sock):
                         h = o
                         break
+                else:
+                    what = "worker (none alive on a live host to kill)"
             else:
                 self.stop_host(h)
-            log(f"round {rnd}: {what} {h.name}" + (
-                f" (restart in {h.due - time.monotonic():.1f}s)"
-                if what == "host" else
-                f" (continued in {h.due - time.monotonic():.1f}s)"
-                if what == "stop" else ""))
+            if what == "host":
+                note = f" (restart in {h.due - time.monotonic():.1f}s)"
+            elif what == "stop":
+                note = f" (continued in {h.due - time.monotonic():.1f}s)"
+            else:
+                note = ""
+            log(f"round {rnd}: {what} {h.name}{note}" if what in (
+                "host", "worker", "stop") else f"round {rnd}: {what}")
             if rnd % 10 == 0 or rnd == ROUNDS:
                 log(f"round {rnd}: kills host {self.kills['host']}, "
                     f"worker {self.kills['worker']}, stop "
