@@ -177,14 +177,10 @@ pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg)
 		return r == NULL ? -1 : 0;
 	}
 	dead = json_array();
-	for (i = 0; i < PQntuples(r); i++) {
-		log_warnx("store: host %s missed its lease; its runs go to the "
-		    "live hosts", PQgetvalue(r, i, 0));
+	for (i = 0; i < PQntuples(r); i++)
 		json_array_append_new(dead, json_string(PQgetvalue(r, i, 0)));
-	}
 	PQclear(r);
 	ids = json_dumps(dead, JSON_COMPACT);
-	json_decref(dead);
 	p[0] = pgs_i64(now, pgs_now(ps));
 	p[1] = ids;
 	r = pgs_exec(ps, "reap hosts", "UPDATE runs SET lease_owner = NULL, "
@@ -196,13 +192,21 @@ pgs_hosts_reap(struct pgstore *ps, store_abandon_cb cb, void *arg)
 	free(ids);
 	if (r == NULL) {
 		pgs_rollback(ps);
+		json_decref(dead);
 		return -1;
 	}
 	n = PQntuples(r);
+	/* Nothing between the DELETE and here but the UPDATE: a host
+	   frozen inside holds the others' rows (and the server ends it). */
 	if (pgs_commit(ps) != 0) {
 		PQclear(r);
+		json_decref(dead);
 		return -1;
 	}
+	for (i = 0; i < (int)json_array_size(dead); i++)
+		log_warnx("store: host %s missed its lease; its runs go to the "
+		    "live hosts", json_string_value(json_array_get(dead, i)));
+	json_decref(dead);
 	for (i = 0; cb != NULL && i < n; i++)
 		cb(arg, pgs_int(r, i, 0, 0), PQgetvalue(r, i, 1), NULL,
 		    PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), 0);

@@ -480,37 +480,31 @@ pg_schema_want(void)
 }
 
 /*
- * Bring the schema up to date under an advisory lock, so that hosts
- * starting together on an empty database migrate it once; refuse a newer
- * schema, or a database with tables that are not agentd's.
+ * The schema version of the database (0: empty) into *have; -1 with
+ * *cause if it cannot be read, or the database holds tables that are not
+ * agentd's, or its schema is newer than this build knows.
  */
 static int
-pg_migrate(struct pgstore *ps, char **cause)
+pg_schema_read(struct pgstore *ps, int *have, char **cause)
 {
 	PGresult	*r;
-	char		*err = NULL, sql[128];
-	int		 i, have = 0, want = pg_schema_want(), ret = -1;
+	int		 want = pg_schema_want();
 
-	if (pg_script(ps, PG_MIGRATE_LOCK, &err) != 0) {
-		xasprintf(cause, "PostgreSQL: cannot take the migration lock: "
-		    "%s", err);
-		free(err);
-		return -1;
-	}
+	*have = 0;
 	r = pgs_exec(ps, "schema version", "SELECT CASE WHEN "
 	    "to_regclass('agentd_schema') IS NULL THEN -1 ELSE 0 END, "
 	    "(SELECT count(*) FROM pg_tables WHERE schemaname = "
 	    "current_schema())", 0, NULL);
 	if (r == NULL) {
 		xasprintf(cause, "PostgreSQL: cannot read the schema version");
-		goto out;
+		return -1;
 	}
 	if (pgs_int(r, 0, 0, -1) == -1 && pgs_int(r, 0, 1, 0) != 0) {
 		xasprintf(cause, "PostgreSQL: not an agentd database (its "
 		    "schema has tables but no agentd schema version); give "
 		    "agentd a database of its own");
 		PQclear(r);
-		goto out;
+		return -1;
 	}
 	if (pgs_int(r, 0, 0, -1) == 0) {
 		PQclear(r);
@@ -519,17 +513,45 @@ pg_migrate(struct pgstore *ps, char **cause)
 		    NULL)) == NULL) {
 			xasprintf(cause, "PostgreSQL: cannot read the schema "
 			    "version");
-			goto out;
+			return -1;
 		}
-		have = (int)pgs_int(r, 0, 0, 0);
+		*have = (int)pgs_int(r, 0, 0, 0);
 	}
 	PQclear(r);
-	if (have > want) {
+	if (*have > want) {
 		xasprintf(cause, "PostgreSQL: database schema version %d is "
 		    "newer than this agentd supports (%d); upgrade agentd",
-		    have, want);
-		goto out;
+		    *have, want);
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Bring the schema up to date under an advisory lock, so that hosts
+ * starting together on an empty database migrate it once. A schema that
+ * is current is read without the lock: a process frozen while it held it
+ * (SIGSTOP) must not keep every other one from opening the store.
+ */
+static int
+pg_migrate(struct pgstore *ps, char **cause)
+{
+	char		*err = NULL, sql[128];
+	int		 i, have = 0, want = pg_schema_want(), ret = -1;
+
+	if (pg_schema_read(ps, &have, cause) != 0)
+		return -1;
+	if (have == want)
+		return 0;
+	if (pg_script(ps, PG_MIGRATE_LOCK, &err) != 0) {
+		xasprintf(cause, "PostgreSQL: cannot take the migration lock: "
+		    "%s", err);
+		free(err);
+		return -1;
+	}
+	/* Another host may have migrated while we waited for the lock. */
+	if (pg_schema_read(ps, &have, cause) != 0)
+		goto out;
 	for (i = 0; schema_pg_migrations[i].sql != NULL; i++) {
 		if (schema_pg_migrations[i].version <= have)
 			continue;
@@ -594,12 +616,18 @@ pgs_open(const char *conninfo, char **cause)
 void
 pgs_set_busy_timeout(struct pgstore *ps, int ms)
 {
-	char	sql[128];
+	char	sql[192];
 	char	*err = NULL;
 
 	ps->timeout_ms = ms;
+	/*
+	 * idle_in_transaction_session_timeout too: a process frozen inside a
+	 * transaction (SIGSTOP) would hold its rows, the hosts' rows among
+	 * them, and block every other host; the server ends it instead.
+	 */
 	snprintf(sql, sizeof sql, "SET statement_timeout = %d; "
-	    "SET lock_timeout = %d", ms, ms);
+	    "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = "
+	    "%d", ms, ms, ms);
 	if (PQstatus(ps->conn) == CONNECTION_OK && pg_script(ps, sql, &err)
 	    != 0) {
 		log_warnx("store: %s", err);

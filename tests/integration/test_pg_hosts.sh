@@ -100,6 +100,16 @@ check "the other host pauses too (shared store)" wait_for 5 grep -q "endpoint ra
 check "the run completes after the pause" wait_for 30 none_active
 MOCK_URL=$MOCK1_URL
 
+# A process frozen while holding the migration lock (as a SIGSTOPped
+# agentd could be) keeps no host from opening a current store.
+psql -X -q -d "$PG_CONNINFO" -c "SELECT pg_advisory_lock(7364297125)" \
+    -c "SELECT pg_sleep(20)" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+start_host f
+check "a host starts while another session holds the migration lock" wait_for 10 up f
+kill "$holder" 2>/dev/null
+
 # A newer schema is refused and left alone.
 for p in $HPIDS; do kill "$p" 2>/dev/null; done
 sleep 2
