@@ -636,3 +636,57 @@ out:
 	store_rollback(st);
 	return ret;
 }
+
+/* Read what is known about an endpoint. */
+int
+store_caps_get(struct store *st, const char *endpoint, struct endpoint_caps *c)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	if (store_pg(st) != NULL)
+		return pgs_caps_get(store_pg(st), endpoint, c);
+
+	c->background = c->stream = c->resume = -1;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT coalesce(background, -1), "
+	    "coalesce(stream, -1), coalesce(resume, -1) FROM endpoints WHERE "
+	    "endpoint = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, endpoint, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		c->background = sqlite3_column_int(s, 0);
+		c->stream = sqlite3_column_int(s, 1);
+		c->resume = sqlite3_column_int(s, 2);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Remember one capability (what: background|stream|resume). */
+int
+store_caps_set(struct store *st, const char *endpoint, const char *what,
+    int value)
+{
+	sqlite3_stmt	*s = NULL;
+	char		 sql[256];
+	int		 rc;
+
+	if (store_pg(st) != NULL)
+		return pgs_caps_set(store_pg(st), endpoint, what, value);
+
+	if (strcmp(what, "background") != 0 && strcmp(what, "stream") != 0 &&
+	    strcmp(what, "resume") != 0)
+		return -1;
+	snprintf(sql, sizeof sql, "INSERT INTO endpoints (endpoint, %s, "
+	    "updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (endpoint) DO UPDATE "
+	    "SET %s = ?2, updated_at = ?3", what, what);
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, endpoint, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, value);
+	sqlite3_bind_int64(s, 3, util_now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

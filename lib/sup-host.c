@@ -1,5 +1,7 @@
 /*
- * The supervisor as one host of several on a shared (PostgreSQL) store:
+ * The supervisor as a host: its machine's open-file limit, the endpoint's
+ * rate-limit pauses (shared by every host of a shared store), and, on a
+ * shared (PostgreSQL) store, its part among several hosts:
  * it joins as a new term, renews its lease on the database's clock every
  * sixth of --lease-ttl, reaps hosts whose lease ran out (their runs go to
  * whoever claims them), and leaves cleanly at a stop. A host that cannot
@@ -9,6 +11,7 @@
  * once and joins again as a new term.
  */
 #include <sys/file.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +21,10 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "log.h"
+#include "msg.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -203,4 +208,54 @@ sup_host_leave(struct sup *s)
 	}
 	if (s->host.shared)
 		store_host_leave(s->st);
+}
+
+/*
+ * The endpoint asked us to wait ms (a 429, here or on another host): no
+ * dispatch, and no new backend request from any worker but except (which
+ * knows).
+ */
+void
+sup_pause(struct sup *s, int64_t ms, struct child *except)
+{
+	int	i;
+
+	sup_hold(s, util_mono_ms(), util_mono_ms() + ms);
+	if (util_mono_ms() + ms <= s->paused_until)
+		return;
+	s->paused_until = util_mono_ms() + ms;
+	log_warnx("endpoint rate-limited: no dispatch and no new backend "
+	    "requests for %lld ms", (long long)ms);
+	for (i = 0; i < s->nchildren; i++)
+		if (&s->children[i] != except)
+			sup_send(&s->children[i], MSG_PAUSE, json_pack("{sI}",
+			    "pause_ms", (json_int_t)ms));
+}
+
+/*
+ * Raise the open-file soft limit to the hard limit: each run in flight
+ * holds a connection. Workers inherit it. Says so when the hard limit is
+ * low for many concurrent runs.
+ */
+void
+sup_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t	old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("open-file limit raised from %llu to %llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 16384)
+		log_warnx("open-file hard limit is %llu: at most about %llu "
+		    "runs can stream at once; raise it (ulimit -Hn, LimitNOFILE=)",
+		    (unsigned long long)rl.rlim_max,
+		    (unsigned long long)(rl.rlim_max - 64));
 }

@@ -60,7 +60,7 @@ sup_child_by_owner(struct sup *s, const char *owner)
 	return NULL;
 }
 
-static void
+void
 sup_send(struct child *c, enum msg_type type, json_t *body)
 {
 	if (c->alive && c->bev != NULL)
@@ -157,28 +157,6 @@ sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
 	if (backend_id != NULL)
 		json_object_set_new(b, "backend_id", json_string(backend_id));
 	sup_send(c, MSG_DROP, b);
-}
-
-/*
- * The endpoint asked us to wait ms (a 429, here or on another host): no
- * dispatch, and no new backend request from any worker but except (which
- * knows).
- */
-void
-sup_pause(struct sup *s, int64_t ms, struct child *except)
-{
-	int	i;
-
-	sup_hold(s, util_mono_ms(), util_mono_ms() + ms);
-	if (util_mono_ms() + ms <= s->paused_until)
-		return;
-	s->paused_until = util_mono_ms() + ms;
-	log_warnx("endpoint rate-limited: no dispatch and no new backend "
-	    "requests for %lld ms", (long long)ms);
-	for (i = 0; i < s->nchildren; i++)
-		if (&s->children[i] != except)
-			sup_send(&s->children[i], MSG_PAUSE, json_pack("{sI}",
-			    "pause_ms", (json_int_t)ms));
 }
 
 /* Lease unowned runs to the least loaded ready workers. */
@@ -591,34 +569,6 @@ sup_signal_cb(evutil_socket_t sig, short what, void *arg)
 			sup_send(&s->children[i], MSG_SHUTDOWN, json_object());
 			kill(s->children[i].pid, SIGTERM);
 		}
-}
-
-/*
- * Raise the open-file soft limit to the hard limit: each run in flight
- * holds a connection. Workers inherit it. Says so when the hard limit is
- * low for many concurrent runs.
- */
-static void
-sup_raise_nofile(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t	old = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			log_info("open-file limit raised from %llu to %llu",
-			    (unsigned long long)old,
-			    (unsigned long long)rl.rlim_cur);
-	}
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 16384)
-		log_warnx("open-file hard limit is %llu: at most about %llu "
-		    "runs can stream at once; raise it (ulimit -Hn, LimitNOFILE=)",
-		    (unsigned long long)rl.rlim_max,
-		    (unsigned long long)(rl.rlim_max - 64));
 }
 
 /* The supervisor process body. */

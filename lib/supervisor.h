@@ -11,7 +11,10 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
+#include "msg.h"
 #include "stats.h"
 
 struct api;
@@ -89,6 +92,8 @@ int	sup_host_lock(struct sup *s, char **cause);
 int	sup_host_join(struct sup *s, char **cause);
 void	sup_host_tick(struct sup *s);
 void	sup_host_leave(struct sup *s);
+/* Raise the open-file soft limit to the hard one (each run holds one). */
+void	sup_raise_nofile(void);
 /* Tell the other hosts run n has events up to seq (-1: it ended). */
 void	sup_host_note(struct sup *s, int64_t n, int64_t seq);
 
@@ -109,6 +114,8 @@ void	sup_drop(struct sup *s, int64_t n, const char *id, const char *owner,
 	    const char *backend_id, int cancel);
 /* The endpoint asked to wait ms: hold dispatch and every worker but one. */
 void	sup_pause(struct sup *s, int64_t ms, struct child *except);
+/* Send a frame to a worker. */
+void	sup_send(struct child *c, enum msg_type type, json_t *body);
 /* A child by owner tag ("w0"), or NULL. */
 struct child *sup_child_by_owner(struct sup *s, const char *owner);
 
