@@ -110,7 +110,8 @@ FUZZ_SRCS	 = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS	 = $(FUZZ_SRCS:tests/fuzz/%.c=$(FZ)/%)
 FUZZ_CFLAGS	 = -std=c11 -g -O1 -fno-omit-frame-pointer \
 		   -fsanitize=address,undefined
-FUZZ_LIB_OBJS	 = $(LIB_SRCS:%.c=$(FZ)/%.o) $(FZ)/schema_sql.o
+FUZZ_LIB_OBJS	 = $(LIB_SRCS:%.c=$(FZ)/%.o) $(FZ)/schema_sql.o \
+		   $(FZ)/schema_pg_sql.o
 
 fuzz-deps:
 	@sh tests/deps.sh clang libclang-rt-14-dev
@@ -121,6 +122,10 @@ $(FZ)/%.o: %.c $(wildcard lib/*.h cmd/agentctl/*.h)
 	    -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FZ)/schema_sql.o: $(B)/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FZ)/schema_pg_sql.o: $(B)/schema_pg_sql.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
