@@ -8,13 +8,11 @@
  * and the followers that tail a run to an SSE client or a waiting POST.
  */
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
