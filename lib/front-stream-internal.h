@@ -97,9 +97,12 @@ void	 front_synth_text(struct front_stream *fs, const char *text,
 void	 front_upstream(struct front_stream *fs, const char *type, json_t *o);
 void	 front_fast_delta(struct front_stream *fs, const char *id,
 	    int64_t index, const char *s, size_t n);
+int	 front_item_part_done(struct front_stream *fs, const char *up,
+	    int64_t index);
 
 /* front-stream-fast.c */
 int	 front_fast_event(struct front_stream *fs, const char *type,
 	    const char *data, size_t len);
+json_t	*front_fast_end_response(const char *json, size_t len);
 
 #endif

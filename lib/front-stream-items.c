@@ -625,6 +625,18 @@ fs_up_text_done(struct front_stream *fs, const char *id, int64_t index,
 	fs_part_close(fs, it);
 }
 
+/*
+ * Would fs_up_item read no more of a done message item (id up, at index)
+ * than its status? (Its part is closed, so its text is not needed.)
+ */
+int
+front_item_part_done(struct front_stream *fs, const char *up, int64_t index)
+{
+	struct fs_item	*it = fs_find(fs, FS_MESSAGE, up, index, 0);
+
+	return it != NULL && it->part_done;
+}
+
 /* Start a new upstream response (tool step, resumed attempt). */
 static void
 fs_step(struct front_stream *fs, const char *status)

@@ -464,7 +464,12 @@ front_stream_end(struct front_stream *fs, const struct front_end *end)
 	front_stream_begin(fs);
 	if (fs->ended)
 		return;
-	if (end != NULL && end->response != NULL)
+	/* Once the items are known, only three members are read. */
+	if (end != NULL && end->response != NULL && !fs->no_fast &&
+	    (fs->nitems > 0 || fs->response_fed))
+		resp = front_fast_end_response(end->response,
+		    strlen(end->response));
+	if (resp == NULL && end != NULL && end->response != NULL)
 		resp = json_loads(end->response, 0, NULL);
 	if (!fs->response_fed && resp != NULL)
 		fs_take_response(fs, resp);

@@ -408,6 +408,8 @@ jscan_object(const char *data, size_t len, struct jscan_field *fields,
 	enum scan_state		 st;
 	enum jscan_kind		 kind = JSCAN_ABSENT;
 	uint32_t		 to = 0, children = 0, watch = 0;
+	uint32_t		 open_to[3] = { 0, 0, 0 };
+	const unsigned char	*open_at[3] = { NULL, NULL, NULL };
 	size_t			 depth, i;
 	long long		 integer;
 	int			 esc, rc;
@@ -479,7 +481,13 @@ jscan_object(const char *data, size_t len, struct jscan_field *fields,
 			integer = 0;
 			if (*p == '{' || *p == '[') {
 				kind = *p == '{' ? JSCAN_OBJECT : JSCAN_ARRAY;
-				record(&sf, to, kind, NULL, 0, 0, 0);
+				record(&sf, to, kind, s, 0, 0, 0);
+				/* Its length once it closes (fields are at depth
+				   1 or 2 only). */
+				if (depth <= 2) {
+					open_to[depth] = to;
+					open_at[depth] = s;
+				}
 				to = 0;
 				if (depth == 1 && kind == JSCAN_OBJECT)
 					watch = children;
@@ -537,6 +545,13 @@ jscan_object(const char *data, size_t len, struct jscan_field *fields,
 		continue;
 close:
 		p++;
+		if (depth >= 2 && depth - 1 <= 2 && open_to[depth - 1] != 0) {
+			record(&sf, open_to[depth - 1], IS_ARRAY(arrays,
+			    depth - 1) ? JSCAN_ARRAY : JSCAN_OBJECT,
+			    open_at[depth - 1], (size_t)(p - open_at[depth - 1]),
+			    0, 0);
+			open_to[depth - 1] = 0;
+		}
 		if (--depth == 0) {
 			/* Only whitespace may follow (the EOF check). */
 			p = skip_ws(p, end);

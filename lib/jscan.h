@@ -42,8 +42,10 @@ struct jscan_field {
 	const char	*key;		/* in */
 	const char	*parent;	/* in: NULL for the top level */
 	enum jscan_kind	 kind;		/* out */
-	const char	*raw;		/* out: in data; NULL: a container */
-	size_t		 rawlen;	/* out: string without quotes, number */
+	const char	*raw;		/* out: in data */
+	size_t		 rawlen;	/* out: string without quotes, number,
+					   or a container's whole text from
+					   its '{' or '[' to its closing one */
 	int		 escaped;	/* out: raw holds backslash escapes */
 	long long	 integer;	/* out: value of a JSCAN_INTEGER */
 };

@@ -30,5 +30,8 @@ void	 store_err(struct store *st, const char *what);
 /* The endpoint stamped on runs enqueued without one, or NULL. */
 const char *store_endpoint(struct store *st);
 int	 store_max_inflight(struct store *st);
+/* store-migrate.c: run sql; bring the schema of db (at path) up to date. */
+int	 store_exec_sql(sqlite3 *db, const char *sql, char **cause);
+int	 store_migrate(sqlite3 *db, const char *path, char **cause);
 
 #endif

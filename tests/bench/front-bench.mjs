@@ -97,9 +97,11 @@ async function one(i) {
   }
 }
 
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(Array.from({ length: runs }, (_, i) => one(i)));
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 clearTimeout(killer);
 if (sampler) clearInterval(sampler);
 ttfe.sort((a, b) => a - b);
@@ -109,4 +111,5 @@ console.log(JSON.stringify({
   ttfe_p50_ms: +pct(0.5)?.toFixed(1), ttfe_p99_ms: +pct(0.99)?.toFixed(1),
   rss_before_kb: rssBefore, rss_during_kb: rssDuring, rss_all_open_kb: rssAllOpen,
   open_peak: openPeak, errors,
+  client_cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(3),
 }));

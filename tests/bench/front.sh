@@ -27,7 +27,8 @@
 # Progress notes go to stderr ("front: ..." lines are the results).
 #
 # Environment: BIN=bin (agentd, agent-mock), RUNS=200, EVENTS=2000, REPS=3,
-# INTERVAL_MS=0, KEEP=1 keeps the temporary directory. Needs node and
+# INTERVAL_MS=0, LIMIT_BIN=build/bench-limit (the RSS sampler), KEEP=1 keeps
+# the temporary directory. Needs node and
 # tests/sdk/node_modules (installed here with npm ci when missing).
 # Every wait is bounded; each pass is cut at 40 s.
 set -u
@@ -38,6 +39,8 @@ RUNS=${RUNS:-200}
 EVENTS=${EVENTS:-2000}
 REPS=${REPS:-3}
 INTERVAL_MS=${INTERVAL_MS:-0}
+# The RSS sampler (tests/bench/limit.c), built by bench.sh or here.
+LB=${LIMIT_BIN:-$top/build/bench-limit}
 T=$(mktemp -d "${TMPDIR:-/tmp}/agentd-front-bench-XXXXXX")
 MOCK_PID=
 AGENTD_PID=
@@ -68,6 +71,8 @@ wait_for() {
 }
 
 command -v node >/dev/null 2>&1 || { note "node not installed"; exit 1; }
+[ -x "$LB" ] || (cd "$top" && make -s build/bench-limit) >&2 ||
+    note "bench-limit could not be built: the passes' RSS is not measured"
 if [ ! -d "$top/tests/sdk/node_modules" ]; then
 	(cd "$top/tests/sdk" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
 	    { note "npm ci in tests/sdk failed"; exit 1; }
@@ -87,12 +92,37 @@ FRONT_URL=http://127.0.0.1:$port/v1
 wait_for 10 curl -s -o /dev/null "$FRONT_URL/responses/x" ||
     { note "agentd's front does not answer on $port"; tail -5 "$T/agentd.log" >&2; exit 1; }
 
-pass() { # pass NAME URL [--rss-pid PID]
-	name=$1 url=$2
-	shift 2
+# tree_rss PID: the summed RSS in KB of PID and its children.
+tree_rss() {
+	ps -o rss= -p "$1" --ppid "$1" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# pass NAME URL PID: one throughput pass. The RSS of PID's tree (the
+# server read from: agent-mock or agentd) is sampled every 50 ms by a
+# separate process, bench-limit sample, for both servers alike: sampled
+# inside the client it cost the client's one JavaScript thread about a
+# tenth of the agentd pass.
+pass() {
+	name=$1 url=$2 pid=$3
+	before=$(tree_rss "$pid")
+	sp=
+	if [ -x "$LB" ]; then
+		"$LB" sample -i 50 -t 60 -o "$T/sample.out" "$pid" &
+		sp=$!
+	fi
 	node "$top/tests/bench/front-bench.mjs" --base-url "$url" --token "$TOKEN" \
 	    --runs "$RUNS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" \
-	    --deadline-ms 40000 "$@" >>"$T/$name.jsonl" 2>>"$T/bench.err"
+	    --deadline-ms 40000 >"$T/pass.json" 2>>"$T/bench.err"
+	peak=0
+	if [ -n "$sp" ]; then
+		kill "$sp" 2>/dev/null
+		wait "$sp" 2>/dev/null
+		peak=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$T/sample.out" 2>/dev/null)
+	fi
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["rss_before_kb"], d["rss_during_kb"] = int(sys.argv[2] or 0), int(sys.argv[3] or 0)
+print(json.dumps(d))' "$T/pass.json" "$before" "${peak:-0}" >>"$T/$name.jsonl" 2>>"$T/bench.err"
 	note "$name: $(tail -1 "$T/$name.jsonl")"
 }
 
@@ -108,8 +138,8 @@ note "hold: $(cat "$T/hold.jsonl")"
 start=$(date +%s)
 r=1
 while [ "$r" -le "$REPS" ]; do
-	pass mock "$MOCK_URL/v1"
-	pass agentd "$FRONT_URL" --rss-pid "$AGENTD_PID"
+	pass mock "$MOCK_URL/v1" "$MOCK_PID"
+	pass agentd "$FRONT_URL" "$AGENTD_PID"
 	r=$((r + 1))
 	# Bounded: past 100 s, report what there is.
 	[ $(( $(date +%s) - start )) -gt 100 ] && { note "stopping after $((r - 1)) repetitions (time)"; break; }

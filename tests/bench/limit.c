@@ -20,8 +20,10 @@
  *
  *   bench-limit [--db FILE] [--runs N] [--deltas N] [--per-run K]
  *               [--runs-per-txn R] [--no-savepoint] [--events-rowid]
- *     (--no-savepoint and --events-rowid measure alternatives to agentd's
- *     write pattern and layout, for the profile report)
+ *               [--multi M]
+ *     (--no-savepoint, --events-rowid and --multi 1, one INSERT per event
+ *     instead of agentd's 32, measure alternatives to agentd's write
+ *     pattern and layout, for the profile report)
  *     prints: limit events=E seconds=S events_per_s=X txns=T per_run=K
  *             runs_per_txn=R
  *
@@ -46,7 +48,9 @@
  *   bench-limit pct
  *     Reads numbers from stdin, prints "n= p50= p90= p99= max= mean=".
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -847,6 +851,8 @@ mode_limit(int argc, char **argv)
 	long		 runs = 200, deltas = 2000, per_run = 0, rpt = 0;
 	long		 nev, r, i, k, done_runs, txns = 0, total = 0, w;
 	int		 savepoint = 1, tmpdb = 0, rowid = 0, c;
+	long		 multi = 32;	/* INS_ROWS in lib/store.c */
+	sqlite3_stmt	*mins = NULL;
 	struct ev	**ev;
 	long		*cur;
 	sqlite3		*db;
@@ -877,6 +883,8 @@ mode_limit(int argc, char **argv)
 			per_run = int_arg(o, argv[++c], 1, 100000000);
 		else if (strcmp(o, "--runs-per-txn") == 0)
 			rpt = int_arg(o, argv[++c], 1, 1000000);
+		else if (strcmp(o, "--multi") == 0)
+			multi = int_arg(o, argv[++c], 1, 1000);
 		else
 			die("unknown option %s", o);
 	}
@@ -933,7 +941,8 @@ mode_limit(int argc, char **argv)
 	}
 	exec_or_die(db, "COMMIT");
 	sqlite3_finalize(run_ins);
-	/* agentd's two statements (lib/store.c), verbatim. */
+	/* agentd's statements (lib/store.c), verbatim: a run's events in
+	   INSERTs of `multi` rows, the rest one by one, then the cursor. */
 	if (sqlite3_prepare_v3(db, "INSERT OR IGNORE INTO events "
 	    "(run_n, seq, type, data, at) VALUES (?, ?, ?, ?, ?)", -1,
 	    SQLITE_PREPARE_PERSISTENT, &ins, NULL) != SQLITE_OK ||
@@ -942,6 +951,17 @@ mode_limit(int argc, char **argv)
 	    "updated_at = ? WHERE n = ? AND lease_gen = ?", -1,
 	    SQLITE_PREPARE_PERSISTENT, &upd, NULL) != SQLITE_OK)
 		die("prepare: %s", sqlite3_errmsg(db));
+	if (multi > 1) {
+		char	*q = xmalloc(64 + (size_t)multi * 40), *e;
+		long	 j;
+
+		e = q + sprintf(q, "INSERT OR IGNORE INTO events (run_n, seq, type, data, at) VALUES ");
+		for (j = 0; j < multi; j++)
+			e += sprintf(e, "%s(?1, ?%ld, ?%ld, ?%ld, ?2)", j ? "," : "", 3 * j + 3, 3 * j + 4, 3 * j + 5);
+		if (sqlite3_prepare_v3(db, q, -1, SQLITE_PREPARE_PERSISTENT, &mins, NULL) != SQLITE_OK)
+			die("prepare multi: %s", sqlite3_errmsg(db));
+		free(q);
+	}
 
 	t0 = mono_s();
 	done_runs = 0;
@@ -959,7 +979,23 @@ mode_limit(int argc, char **argv)
 			end = cur[r] + per_run < nev ? cur[r] + per_run : nev;
 			if (savepoint)
 				exec_or_die(db, "SAVEPOINT ev");
-			for (k = cur[r]; k < end; k++) {
+			k = cur[r];
+			while (mins != NULL && end - k >= multi) {
+				long	j;
+
+				sqlite3_bind_int64(mins, 1, r + 1);
+				sqlite3_bind_int64(mins, 2, now);
+				for (j = 0; j < multi; j++, k++) {
+					sqlite3_bind_int64(mins, (int)(3 * j + 3), k);
+					sqlite3_bind_text(mins, (int)(3 * j + 4), ev[r][k].type, -1, SQLITE_STATIC);
+					sqlite3_bind_text(mins, (int)(3 * j + 5), ev[r][k].data, ev[r][k].len, SQLITE_STATIC);
+				}
+				if (sqlite3_step(mins) != SQLITE_DONE)
+					die("insert: %s", sqlite3_errmsg(db));
+				added += sqlite3_changes(db);
+				sqlite3_reset(mins);
+			}
+			for (; k < end; k++) {
 				sqlite3_bind_int64(ins, 1, r + 1);
 				sqlite3_bind_int64(ins, 2, k);
 				sqlite3_bind_text(ins, 3, ev[r][k].type, -1,
@@ -997,8 +1033,8 @@ mode_limit(int argc, char **argv)
 	sqlite3_finalize(upd);
 	sqlite3_close(db);
 	printf("limit events=%ld seconds=%.3f events_per_s=%.0f txns=%ld "
-	    "per_run=%ld runs_per_txn=%ld savepoint=%d%s\n", total, secs,
-	    (double)total / secs, txns, per_run, rpt, savepoint,
+	    "per_run=%ld runs_per_txn=%ld savepoint=%d multi=%ld%s\n", total,
+	    secs, (double)total / secs, txns, per_run, rpt, savepoint, multi,
 	    rowid ? " layout=events-rowid" : "");
 	if (tmpdb) {
 		char	p[4200];
@@ -1026,7 +1062,7 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "-h") == 0)) {
 		printf("usage: bench-limit [--db FILE] [--runs N] [--deltas N] "
 		    "[--per-run K] [--runs-per-txn R] [--no-savepoint]\n"
-		    "                   [--events-rowid]\n"
+		    "                   [--events-rowid] [--multi M]\n"
 		    "       bench-limit sample [-i MS] [-t MAX_S] -o FILE PID...\n"
 		    "       bench-limit run [-i MS] -o FILE -- CMD ARGS...\n"
 		    "       bench-limit stamp\n"

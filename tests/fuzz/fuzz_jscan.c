@@ -108,6 +108,15 @@ check_field(const struct jscan_field *f, json_t *v)
 	    (f->rawlen != json_string_length(v) ||
 	    memcmp(f->raw, json_string_value(v), f->rawlen) != 0))
 		mismatch("field string");
+	if (f->kind == JSCAN_OBJECT || f->kind == JSCAN_ARRAY) {
+		/* A container's span parses to the same value on its own. */
+		json_t	*c = json_loadb(f->raw, f->rawlen, JSON_DECODE_ANY,
+		    NULL);
+
+		if (c == NULL || !json_equal(c, v))
+			mismatch("field container");
+		json_decref(c);
+	}
 }
 
 /* jscan_object agrees with json_loadb on validity and on the fields. */

@@ -250,6 +250,35 @@ test_jscan_unsure(void **state)
 	    JSCAN_OK);
 }
 
+/* Containers come with their span, at the top level and in a parent. */
+static void
+test_jscan_spans(void **state)
+{
+	struct jscan_field	 f[] = {
+		{ .key = "usage", .parent = "response" },
+		{ .key = "item" },
+		{ .key = "error", .parent = "response" },
+	};
+	const char		*s;
+
+	(void)state;
+	s = "{\"item\":[1,{\"a\":\"]}\"}], \"response\":{\"x\":[{}],"
+	    "\"usage\":{\"in\":[1,2],\"o\":{}} ,\"error\":null}}";
+	assert_int_equal(jscan_object(s, strlen(s), f, 3), JSCAN_OK);
+	assert_int_equal(f[0].kind, JSCAN_OBJECT);
+	assert_int_equal(f[0].rawlen, 19);
+	assert_memory_equal(f[0].raw, "{\"in\":[1,2],\"o\":{}}", 19);
+	assert_int_equal(f[1].kind, JSCAN_ARRAY);
+	assert_int_equal(f[1].rawlen, 14);
+	assert_memory_equal(f[1].raw, "[1,{\"a\":\"]}\"}]", 14);
+	assert_int_equal(f[2].kind, JSCAN_NULL);
+	/* A later duplicate replaces the span. */
+	s = "{\"item\":{\"a\":1},\"item\":{}}";
+	assert_int_equal(jscan_object(s, strlen(s), f, 3), JSCAN_OK);
+	assert_int_equal(f[1].rawlen, 2);
+	assert_memory_equal(f[1].raw, "{}", 2);
+}
+
 static void
 test_jscan_fields(void **state)
 {
@@ -277,7 +306,10 @@ test_jscan_fields(void **state)
 	assert_int_equal(f[3].kind, JSCAN_STRING);
 	assert_memory_equal(f[3].raw, "queued", 6);
 	assert_int_equal(f[4].kind, JSCAN_OBJECT);
-	assert_null(f[4].raw);
+	/* A container's span: its whole text, brackets included. */
+	assert_int_equal(f[4].rawlen, 33);
+	assert_memory_equal(f[4].raw, "{\"id\":\"resp_1\",\"status\":\"queued\"}",
+	    33);
 
 	/* A nested "type" is not the event's; a deeper id not response.id. */
 	s = "{\"item\":{\"type\":\"message\",\"response\":{\"id\":\"no\"}},"
@@ -311,6 +343,8 @@ test_jscan_fields(void **state)
 	assert_int_equal(jscan_object(s, strlen(s), f, 5), JSCAN_OK);
 	assert_int_equal(f[2].kind, JSCAN_ABSENT);
 	assert_int_equal(f[4].kind, JSCAN_ARRAY);
+	assert_int_equal(f[4].rawlen, 13);
+	assert_memory_equal(f[4].raw, "[{\"id\":\"r2\"}]", 13);
 	s = "{\"response\":{\"id\":\"r1\"},\"response\":null}";
 	assert_int_equal(jscan_object(s, strlen(s), f, 5), JSCAN_OK);
 	assert_int_equal(f[2].kind, JSCAN_ABSENT);
@@ -423,6 +457,7 @@ main(void)
 		cmocka_unit_test(test_jscan_depth),
 		cmocka_unit_test(test_jscan_unsure),
 		cmocka_unit_test(test_jscan_fields),
+		cmocka_unit_test(test_jscan_spans),
 		cmocka_unit_test(test_jscan_event_fast),
 	};
 

@@ -375,6 +375,62 @@ test_store_events_dedupe_and_cursor(void **state)
 	}
 }
 
+/* Check each stored event is the one appended at its seq, in order. */
+static int
+many_cb(void *arg, int64_t seq, const char *type, const char *data)
+{
+	size_t	 len = strlen(data);
+	int64_t	*next = arg;
+	char	 want[32];
+
+	snprintf(want, sizeof want, "{\"i\":%lld}", (long long)seq);
+	assert_int_equal(seq, *next);
+	assert_string_equal(type, seq % 2 ? "odd" : "even");
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(data, want, len);
+	(*next)++;
+	return 0;
+}
+
+/*
+ * Batches longer than one multi-row INSERT (32 events), with a remainder
+ * and replayed events inside a full chunk: every new event stored once,
+ * the replayed ones skipped, the count right.
+ */
+static void
+test_store_events_many(void **state)
+{
+	struct fx		*f = *state;
+	struct store_assign	 a[4];
+	struct store_event	 ev[100];
+	char			 id[32], data[100][32];
+	int			 created, i;
+	int64_t			 next = 0;
+
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_int_equal(lease_all(f->st, "w0", a, 4), 1);
+	for (i = 0; i < 100; i++) {
+		snprintf(data[i], sizeof data[i], "{\"i\":%d}", i);
+		ev[i] = (struct store_event){ i, i % 2 ? "odd" : "even",
+		    data[i], strlen(data[i]) };
+	}
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev, 40,
+	    39, util_now_ms()), 40);
+	assert_int_equal(store_commit(f->st), 0);
+	/* 30..99: ten replayed, sixty new (one chunk holds both). */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_events_append(f->st, a[0].n, a[0].gen, ev + 30,
+	    70, 99, util_now_ms()), 60);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events"), 100);
+	assert_int_equal(sql_int(f, "SELECT event_count FROM runs"), 100);
+	assert_int_equal(sql_int(f, "SELECT last_seq FROM runs"), 99);
+	assert_int_equal(store_events_each(f->st, a[0].n, -1, 1000, many_cb,
+	    &next), 100);
+	assert_int_equal(next, 100);
+}
+
 static void
 test_store_fencing(void **state)
 {
@@ -1163,6 +1219,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_events_dedupe_and_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_events_many, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_fencing, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_abandon_and_resume,
