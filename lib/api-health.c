@@ -105,6 +105,11 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	    "agentd_backend_requests_total{kind=\"poll\"} %llu\n",
 	    (unsigned long long)ws->creates, (unsigned long long)ws->resumes,
 	    (unsigned long long)ws->polls);
+	evbuffer_add_printf(b, "# HELP agentd_backpressure_pauses_total "
+	    "Backend streams paused while the store caught up.\n"
+	    "# TYPE agentd_backpressure_pauses_total counter\n"
+	    "agentd_backpressure_pauses_total %llu\n",
+	    (unsigned long long)ws->pauses);
 	evbuffer_add_printf(b, "# HELP agentd_resumes_total Streams resumed "
 	    "from the cursor.\n# TYPE agentd_resumes_total counter\n"
 	    "agentd_resumes_total %llu\n", (unsigned long long)ws->resumes);

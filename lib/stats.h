@@ -19,6 +19,7 @@ struct wstats {
 	uint64_t	polls;
 	uint64_t	net_errors;	/* no HTTP answer */
 	uint64_t	events;		/* events committed */
+	uint64_t	pauses;		/* reads paused: backpressure */
 	uint64_t	http[STATS_HTTP_MAX];
 	uint64_t	write_bucket[STATS_WRITE_BUCKETS + 1];	/* +Inf last */
 	uint64_t	write_count;

@@ -54,6 +54,51 @@ run_pend_clear(struct wrun *r)
 		free(r->pend[i].data);
 	}
 	r->npend = 0;
+	r->w->pend_bytes -= r->pend_bytes;
+	r->pend_bytes = 0;
+}
+
+/*
+ * After the data of a transfer's read was taken: stop reading while too
+ * much is buffered (see PEND_RUN_MAX_BYTES); worker_unpause goes on.
+ */
+void
+run_backpressure(struct wrun *r)
+{
+	if (r->paused || r->x == NULL || (r->pend_bytes < PEND_RUN_MAX_BYTES &&
+	    r->w->pend_bytes < PEND_MAX_BYTES))
+		return;
+	r->paused = 1;
+	r->w->npaused++;
+	r->w->stats.pauses++;
+	xfer_pause(r->x, 1);
+}
+
+/*
+ * After a flush: the paused runs go on reading once the worker's and
+ * their own buffered data are down to half the limits. Not inside the
+ * flush's walk of the dirty list: going on may feed events at once.
+ */
+void
+worker_unpause(struct worker *w)
+{
+	struct wrun	*r, **v;
+	int		 n = 0, i;
+
+	if (w->npaused == 0 || w->pend_bytes > PEND_MAX_BYTES / 2)
+		return;
+	v = xreallocarray(NULL, (size_t)w->npaused, sizeof *v);
+	TAILQ_FOREACH(r, &w->runs, entry) {
+		if (!r->paused || r->pend_bytes > PEND_RUN_MAX_BYTES / 2 ||
+		    n == w->npaused)
+			continue;
+		r->paused = 0;
+		v[n++] = r;
+	}
+	w->npaused -= n;
+	for (i = 0; i < n; i++)
+		xfer_pause(v[i]->x, 0);
+	free(v);
 }
 
 /* Forget a run locally: stop its transfer and timers and free it. */
@@ -67,6 +112,8 @@ run_free(struct wrun *r)
 		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
 	w->nruns--;
 	xfer_abort(r->x);
+	if (r->paused)
+		w->npaused--;
 	if (r->timer != NULL)
 		event_free(r->timer);
 	if (r->idle_ev != NULL)
@@ -219,6 +266,8 @@ run_keep_event(struct wrun *r, int64_t seq, const char *type,
 	pe->type = xstrdup(type);
 	pe->data = xstrndup(data, len);
 	pe->len = len;
+	r->pend_bytes += len;
+	r->w->pend_bytes += len;
 	r->recv_seq = seq;
 	r->last_event_at = util_now_ms();
 	r->progress = 1;

@@ -124,7 +124,10 @@ run_xfer_data(void *arg, struct xfer *x, const char *buf, size_t len)
 			free(cause);
 			return -1;
 		}
-		return r->stop ? -1 : 0;
+		if (r->stop)
+			return -1;
+		run_backpressure(r);
+		return 0;
 	}
 	cap = (status >= 200 && status < 300) ? BODY_CAP_JSON : BODY_CAP_ERROR;
 	if (r->body_len + len > cap) {
@@ -552,6 +555,10 @@ run_go(struct wrun *r, enum xkind kind)
 		r->w->stats.resumes++;
 	else
 		r->w->stats.polls++;
+	if (r->paused) {	/* the transfer it paused is gone */
+		r->paused = 0;
+		r->w->npaused--;
+	}
 	r->x = xfer_start(r->w->xl, &req, &run_xfer_ops, r);
 	run_idle_arm(r);
 	free(url);

@@ -234,6 +234,7 @@ worker_flush(struct worker *w)
 	int			 more;
 
 	w->flush_armed = 0;
+	worker_unpause(w);	/* nothing buffered: nothing holds them */
 	if (TAILQ_EMPTY(&w->dirty)) {
 		/* Nothing buffered: probe whether the store takes writes. */
 		if (w->store_down) {
@@ -345,6 +346,7 @@ worker_flush(struct worker *w)
 	}
 	if (!TAILQ_EMPTY(&w->dirty))
 		worker_flush_soon(w, 0);
+	worker_unpause(w);
 }
 
 static void

@@ -323,6 +323,15 @@ xfer_abort(struct xfer *x)
 	free(x);
 }
 
+/* Pause or resume reading a transfer's body (see xfer.h). */
+void
+xfer_pause(struct xfer *x, int pause)
+{
+	if (x != NULL)
+		curl_easy_pause(x->easy, pause ? CURLPAUSE_RECV :
+		    CURLPAUSE_CONT);
+}
+
 long
 xfer_status(const struct xfer *x)
 {

@@ -48,6 +48,9 @@ struct xfer		*xfer_start(struct xfer_loop *l,
 			    const struct xfer_ops *ops, void *arg);
 /* Stop and free a transfer without calling done. Accepts NULL. */
 void			 xfer_abort(struct xfer *x);
+/* Stop (1) or go on (0) reading x's body; going on may call its data
+   callback at once, with what libcurl held back. */
+void			 xfer_pause(struct xfer *x, int pause);
 
 /* HTTP status of the (last) response, 0 before headers. */
 long			 xfer_status(const struct xfer *x);

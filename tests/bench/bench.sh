@@ -397,7 +397,7 @@ run_peer() {
 # ------------------------------------------------------------ throughput
 
 TP_RUNS=200
-TP_DELTAS=2000
+TP_DELTAS=${TP_DELTAS:-2000}
 TP_EVENTS=$((TP_RUNS * (TP_DELTAS + 8)))
 TP_REPS=3
 [ "$QUICK" = 1 ] && TP_REPS=1
