@@ -3,7 +3,7 @@
 #
 # Compares agentd with the reference peer (the official OpenAI Node SDK
 # consuming background response streams, shared/bench/peer-openai-node) on
-# the same bundled agent-mock, all on loopback. Five scenarios, each printing
+# the same bundled agent-mock, all on loopback. Seven scenarios, each printing
 # exactly one "RESULT name: ..." line, then a table:
 #
 #   throughput  200 concurrent runs x 2,000 deltas, interval 0. agentd: from
@@ -37,8 +37,15 @@
 #   limit       tests/bench/limit.c inserts the throughput scenario's rows
 #               with agentd's schema, pragmas, statements and batch shape
 #               (runs per transaction and events per run per transaction
-#               measured from the agentd store of the throughput scenario):
-#               the SQLite ceiling; agentd's throughput as a fraction of it.
+#               measured from the agentd store of the throughput scenario),
+#               the better of one writer process and two (agentd's
+#               workers): the SQLite ceiling; agentd's throughput as a
+#               fraction of it.
+#   sustained   200 runs x 24,000 deltas (4,801,600 events, 10 s and more
+#               a repetition; QUICK: 2,000 deltas, once), 3 repetitions,
+#               each followed by tests/bench/limit.c in the batch shape
+#               agentd wrote in it, both on a fresh store after a sync:
+#               agentd's median as a share of the ceiling's median.
 #   front       200 runs x 2,000 deltas read by the official openai 7.x
 #               package through agentd's Responses front and straight from
 #               agent-mock (tests/bench/front.sh): events/s and their ratio,
@@ -88,7 +95,7 @@
 #                      stores; finishes in under two minutes.
 #   LIMIT_BIN=build/bench-limit   the helper built from limit.c (built here
 #                      if missing or older than limit.c)
-#   ONLY="throughput scale resume api limit front"   a subset of scenarios
+#   ONLY="throughput scale resume api limit sustained front"   a subset
 #                      (STORE=postgres: "throughput pg_limit failover follow")
 #   STORE=sqlite|postgres  the store agentd runs on (default sqlite).
 #                      postgres needs PostgreSQL's server binaries (initdb,
@@ -126,7 +133,7 @@ esac
 if [ "$STORE" = postgres ]; then
 	ONLY=${ONLY:-throughput pg_limit failover follow}
 else
-	ONLY=${ONLY:-throughput scale resume api limit front}
+	ONLY=${ONLY:-throughput scale resume api limit sustained front}
 fi
 KEEP=${KEEP:-0}
 LB=$LIMIT_BIN
@@ -882,9 +889,14 @@ scenario_limit() {
 		fi
 	fi
 	note "limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape)"
-	out=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run "$per_run" \
-	    --runs-per-txn "$rpt") || note "bench-limit failed"
-	lim=$(echo "$out" | kv events_per_s /dev/stdin)
+	# The better of one writer and agentd's two (--writers).
+	lim=0
+	for _w in 1 2; do
+		out=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run "$per_run" \
+		    --runs-per-txn "$rpt" --writers $_w) || note "bench-limit failed"
+		_v=$(echo "$out" | kv events_per_s /dev/stdin)
+		[ "${_v:-0}" -gt "$lim" ] && lim=$_v
+	done
 	out2=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run 16 \
 	    --runs-per-txn $TP_RUNS) || note "bench-limit failed"
 	lim16=$(echo "$out2" | kv events_per_s /dev/stdin)
@@ -895,6 +907,62 @@ scenario_limit() {
 	else
 		row "limit: SQLite ceiling events/s" "$lim" "" ""
 	fi
+	result "$line"
+}
+
+# -------------------------------------------------------------- sustained
+
+# Throughput in repetitions of 10 s and more, each followed by the SQLite
+# ceiling in the batch shape agentd wrote in it (the same runs, events and
+# statements, no HTTP), both on a synced, fresh store: the median of
+# agentd's against the median of the ceiling's. 200 runs x 24,000 deltas
+# (4,801,600 events a repetition); QUICK: one repetition of 2,000 deltas.
+SU_RUNS=200
+SU_DELTAS=${SU_DELTAS:-24000}
+SU_REPS=3
+[ "$QUICK" = 1 ] && SU_DELTAS=2000 && SU_REPS=1
+
+scenario_sustained() {
+	note "sustained: $SU_RUNS runs x $SU_DELTAS deltas, $SU_REPS repetition(s), each followed by the SQLite ceiling in agentd's batch shape"
+	_tr=$TP_RUNS _td=$TP_DELTAS _te=$TP_EVENTS
+	TP_RUNS=$SU_RUNS TP_DELTAS=$SU_DELTAS
+	TP_EVENTS=$((SU_RUNS * (SU_DELTAS + 8)))
+	su_a= su_l= su_s= su_c= su_r= su_bad=
+	rep=1
+	while [ $rep -le $SU_REPS ]; do
+		sync
+		tp_agentd su$rep
+		[ "$A_OK" = 1 ] || su_bad="$su_bad #$rep:$A_WHY"
+		_pairs=$(sql "$A_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at)")
+		_txn=$(sql "$A_DB" "SELECT count(DISTINCT at) FROM events")
+		_per=$TP_DELTAS _rpt=1
+		if [ "${_pairs:-0}" -gt 0 ] && [ "${_txn:-0}" -gt 0 ]; then
+			_per=$(calc "$TP_EVENTS / $_pairs" 0)
+			_rpt=$(calc "$_pairs / $_txn" 0)
+			[ "$_rpt" -ge 1 ] || _rpt=1
+		fi
+		rm -f "$A_DB" "$A_DB-wal" "$A_DB-shm"
+		sync
+		# The better of one writer and agentd's two.
+		_lim=0
+		for _w in 1 2; do
+			_v=$("$LB" --runs $SU_RUNS --deltas $SU_DELTAS --per-run "$_per" \
+			    --runs-per-txn "$_rpt" --writers $_w | kv events_per_s /dev/stdin)
+			[ "${_v:-0}" -gt "$_lim" ] && _lim=$_v
+			sync
+		done
+		note "  #$rep: agentd $A_EVPS ev/s in $A_SECS s (cpu $A_CPU s, rss $A_RSS_MB MB) ${A_WHY:+FAILED: $A_WHY}; the ceiling in its shape ($_per events/run/txn, $_rpt runs/txn) ${_lim:-failed} ev/s"
+		su_a="$su_a $A_EVPS" su_s="$su_s $A_SECS" su_l="$su_l ${_lim:-0}"
+		su_c="$su_c $(calc "$A_CPU / ($TP_EVENTS / 1000000)" 2)" su_r="$su_r $A_RSS_MB"
+		rep=$((rep + 1))
+	done
+	TP_RUNS=$_tr TP_DELTAS=$_td TP_EVENTS=$_te
+	_am=$(median $su_a) _lm=$(median $su_l)
+	_pct=$(calc "100 * $_am / ($_lm + ($_lm == 0))" 0)
+	row "sustained: events/s, 10 s+ repetitions (% of the ceiling)" "$_am ($_pct% of $_lm)" "" ""
+	row "sustained: CPU s per M events; peak RSS MB" "$(median $su_c); $(median $su_r)" "" ""
+	line="sustained: $SU_RUNS runs x $SU_DELTAS deltas: agentd $_am events/s (runs:$su_a; seconds:$su_s), $(median $su_c) CPU-s/M events, peak RSS $(median $su_r) MB; SQLite ceiling in agentd's shape $_lm events/s (runs:$su_l); agentd $_pct% of it"
+	[ -z "$su_bad" ] || line="$line; FAILED:$su_bad"
 	result "$line"
 }
 
@@ -1170,10 +1238,10 @@ if [ "$STORE" = postgres ]; then
 	STORE_TITLE="PostgreSQL $PG_VERSION (throwaway server, local socket, fsync $(pg_admin "SHOW fsync"), synchronous_commit $(pg_admin "SHOW synchronous_commit"), shared_buffers $(pg_admin "SHOW shared_buffers"))"
 	note "store: $STORE_TITLE, postmaster pid $PG_PID, data $PG_DATA"
 fi
-for s in throughput scale resume api limit front pg_limit failover follow; do
+for s in throughput scale resume api limit sustained front pg_limit failover follow; do
 	case " $ONLY " in *" $s "*) ;; *) continue ;; esac
 	case "$STORE:$s" in
-	postgres:scale | postgres:resume | postgres:api | postgres:limit | postgres:front)
+	postgres:scale | postgres:resume | postgres:api | postgres:limit | postgres:sustained | postgres:front)
 		note "$s: skipped: SQLite's scenario (run it without STORE=postgres)"
 		row "$s: skipped (SQLite's only)" "-" "" ""
 		continue

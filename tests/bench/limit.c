@@ -14,16 +14,20 @@
  * events carrying the whole text) into SQLite with agentd's schema subset,
  * pragmas (WAL, synchronous=NORMAL, foreign_keys, temp_store=MEMORY) and
  * write pattern (one BEGIN IMMEDIATE transaction per batch across runs; per
- * run a SAVEPOINT, INSERT OR IGNORE of its events with a persistent prepared
- * statement, and the fenced cursor UPDATE). No HTTP, no parsing: what
- * agentd could reach if everything but SQLite were free.
+ * run the lease check, a SELECT of its lease_gen, its events in INSERT OR
+ * IGNOREs of 32 rows with persistent prepared statements, and the fenced
+ * cursor UPDATE), from --writers processes (agentd's workers, 2 by
+ * default) with a connection each and the runs dealt round between them.
+ * No HTTP, no parsing: what agentd could reach if everything but SQLite
+ * were free.
  *
  *   bench-limit [--db FILE] [--runs N] [--deltas N] [--per-run K]
- *               [--runs-per-txn R] [--no-savepoint] [--events-rowid]
- *               [--multi M]
- *     (--no-savepoint, --events-rowid and --multi 1, one INSERT per event
- *     instead of agentd's 32, measure alternatives to agentd's write
- *     pattern and layout, for the profile report)
+ *               [--runs-per-txn R] [--savepoint] [--events-rowid]
+ *               [--multi M] [--writers N]
+ *     (--savepoint, a SAVEPOINT per run instead of the lease check,
+ *     --events-rowid, --multi 1, one INSERT per event, and --writers 1
+ *     measure alternatives to agentd's write pattern and layout, for the
+ *     profile report)
  *     prints: limit events=E seconds=S events_per_s=X txns=T per_run=K
  *             runs_per_txn=R
  *
@@ -843,6 +847,62 @@ static const char events_rowid_sql[] =
 " data TEXT NOT NULL, at INTEGER NOT NULL);"
 "CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events(run_n, seq);";
 
+/* agentd's busy handler (lib/store.c): retry every 200 us for 10 s. */
+static int
+limit_busy(void *arg, int tries)
+{
+	struct timespec	ts = { 0, 200 * 1000 };
+
+	(void)arg;
+	if (tries >= 50000)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* A writer's own connection, set up as agentd's. */
+static sqlite3 *
+limit_open(const char *path)
+{
+	sqlite3	*db;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		die("%s: %s", path, sqlite3_errmsg(db));
+	sqlite3_busy_handler(db, limit_busy, NULL);
+	exec_or_die(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+	    "PRAGMA temp_store=MEMORY");
+	return db;
+}
+
+/* Wait for the writers; sum the "total txns" lines they wrote to fd. */
+static void
+limit_collect(int fd, long writers, long *total, long *txns)
+{
+	char	buf[4096];
+	size_t	len = 0;
+	ssize_t	n;
+	long	t, x, i;
+	char	*p;
+	int	st;
+
+	while ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	for (i = 0; i < writers; i++)
+		if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("a writer failed");
+	for (p = buf, i = 0; i < writers; i++) {
+		if (sscanf(p, "%ld %ld", &t, &x) != 2)
+			die("a writer reported nothing");
+		*total += t;
+		*txns += x;
+		if ((p = strchr(p, '\n')) == NULL)
+			break;
+		p++;
+	}
+}
+
 static int
 mode_limit(int argc, char **argv)
 {
@@ -850,21 +910,24 @@ mode_limit(int argc, char **argv)
 	char		 tmpl[4096];
 	long		 runs = 200, deltas = 2000, per_run = 0, rpt = 0;
 	long		 nev, r, i, k, done_runs, txns = 0, total = 0, w;
-	int		 savepoint = 1, tmpdb = 0, rowid = 0, c;
+	int		 savepoint = 0, tmpdb = 0, rowid = 0, c;
 	long		 multi = 32;	/* INS_ROWS in lib/store.c */
+	long		 writers = 2, my_runs;
+	int		 me = 0, pfd[2] = { -1, -1 };
 	sqlite3_stmt	*mins = NULL;
 	struct ev	**ev;
 	long		*cur;
 	sqlite3		*db;
-	sqlite3_stmt	*ins, *upd, *run_ins;
+	sqlite3_stmt	*ins, *upd, *run_ins, *gen;
 	double		 t0, secs;
 	int64_t		 now;
 
 	for (c = 1; c < argc; c++) {
 		const char	*o = argv[c];
 
-		if (strcmp(o, "--no-savepoint") == 0) {
-			savepoint = 0;
+		if (strcmp(o, "--savepoint") == 0 ||
+		    strcmp(o, "--no-savepoint") == 0) {
+			savepoint = o[2] == 's';
 			continue;
 		}
 		if (strcmp(o, "--events-rowid") == 0) {
@@ -885,6 +948,8 @@ mode_limit(int argc, char **argv)
 			rpt = int_arg(o, argv[++c], 1, 1000000);
 		else if (strcmp(o, "--multi") == 0)
 			multi = int_arg(o, argv[++c], 1, 1000);
+		else if (strcmp(o, "--writers") == 0)
+			writers = int_arg(o, argv[++c], 1, 64);
 		else
 			die("unknown option %s", o);
 	}
@@ -917,7 +982,7 @@ mode_limit(int argc, char **argv)
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		die("%s: %s", dbpath, sqlite3_errmsg(db));
-	sqlite3_busy_timeout(db, 10000);
+	sqlite3_busy_handler(db, limit_busy, NULL);
 	exec_or_die(db, "PRAGMA journal_mode=WAL");
 	exec_or_die(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
 	    "PRAGMA temp_store=MEMORY");
@@ -941,6 +1006,35 @@ mode_limit(int argc, char **argv)
 	}
 	exec_or_die(db, "COMMIT");
 	sqlite3_finalize(run_ins);
+	t0 = mono_s();
+	if (writers > 1) {
+		/*
+		 * As agentd's workers: a process and a connection each, the
+		 * runs dealt round, one write lock between them, each
+		 * checkpointing after its own commits.
+		 */
+		sqlite3_close(db);
+		if (pipe(pfd) != 0)
+			die("pipe: %s", strerror(errno));
+		fflush(stdout);
+		for (c = 0; c < writers; c++) {
+			pid_t	pid = fork();
+
+			if (pid < 0)
+				die("fork: %s", strerror(errno));
+			if (pid == 0) {
+				me = c;
+				close(pfd[0]);
+				db = limit_open(dbpath);
+				goto write;
+			}
+		}
+		close(pfd[1]);
+		limit_collect(pfd[0], writers, &total, &txns);
+		secs = mono_s() - t0;
+		goto report;
+	}
+write:
 	/* agentd's statements (lib/store.c), verbatim: a run's events in
 	   INSERTs of `multi` rows, the rest one by one, then the cursor. */
 	if (sqlite3_prepare_v3(db, "INSERT OR IGNORE INTO events "
@@ -949,7 +1043,9 @@ mode_limit(int argc, char **argv)
 	    sqlite3_prepare_v3(db, "UPDATE runs SET last_seq = max(last_seq, "
 	    "?), event_count = event_count + ?, last_event_at = ?, "
 	    "updated_at = ? WHERE n = ? AND lease_gen = ?", -1,
-	    SQLITE_PREPARE_PERSISTENT, &upd, NULL) != SQLITE_OK)
+	    SQLITE_PREPARE_PERSISTENT, &upd, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db, "SELECT lease_gen FROM runs WHERE n = ?", -1,
+	    SQLITE_PREPARE_PERSISTENT, &gen, NULL) != SQLITE_OK)
 		die("prepare: %s", sqlite3_errmsg(db));
 	if (multi > 1) {
 		char	*q = xmalloc(64 + (size_t)multi * 40), *e;
@@ -963,22 +1059,32 @@ mode_limit(int argc, char **argv)
 		free(q);
 	}
 
-	t0 = mono_s();
+	for (my_runs = 0, r = me; r < runs; r += writers)
+		my_runs++;
 	done_runs = 0;
-	r = 0;
-	while (done_runs < runs) {
+	r = me;
+	while (done_runs < my_runs) {
 		/* One transaction: the next rpt unfinished runs, per_run each. */
 		exec_or_die(db, "BEGIN IMMEDIATE");
 		now = real_ms();
-		for (w = 0; w < rpt && done_runs < runs; r = (r + 1) % runs) {
+		for (w = 0; w < rpt && done_runs < my_runs;
+		    r = (r + writers) % runs) {
 			long	end, added = 0;
 
-			if (cur[r] >= nev)
+			if (cur[r] >= nev || r % writers != me)
 				continue;
 			w++;
 			end = cur[r] + per_run < nev ? cur[r] + per_run : nev;
 			if (savepoint)
 				exec_or_die(db, "SAVEPOINT ev");
+			else {
+				/* agentd's lease check (store_events_append) */
+				sqlite3_bind_int64(gen, 1, r + 1);
+				if (sqlite3_step(gen) != SQLITE_ROW ||
+				    sqlite3_column_int64(gen, 0) != 1)
+					die("lease check: %s", sqlite3_errmsg(db));
+				sqlite3_reset(gen);
+			}
 			k = cur[r];
 			while (mins != NULL && end - k >= multi) {
 				long	j;
@@ -1031,10 +1137,22 @@ mode_limit(int argc, char **argv)
 	secs = mono_s() - t0;
 	sqlite3_finalize(ins);
 	sqlite3_finalize(upd);
+	sqlite3_finalize(mins);
+	sqlite3_finalize(gen);
 	sqlite3_close(db);
+	if (writers > 1) {
+		char	line[64];
+		int	n = snprintf(line, sizeof line, "%ld %ld\n", total, txns);
+
+		if (write(pfd[1], line, (size_t)n) != n)
+			_exit(1);
+		_exit(0);
+	}
+report:
 	printf("limit events=%ld seconds=%.3f events_per_s=%.0f txns=%ld "
-	    "per_run=%ld runs_per_txn=%ld savepoint=%d multi=%ld%s\n", total,
-	    secs, (double)total / secs, txns, per_run, rpt, savepoint, multi,
+	    "per_run=%ld runs_per_txn=%ld savepoint=%d multi=%ld writers=%ld%s\n",
+	    total, secs, (double)total / secs, txns, per_run, rpt, savepoint,
+	    multi, writers,
 	    rowid ? " layout=events-rowid" : "");
 	if (tmpdb) {
 		char	p[4200];
@@ -1061,8 +1179,8 @@ main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
 		printf("usage: bench-limit [--db FILE] [--runs N] [--deltas N] "
-		    "[--per-run K] [--runs-per-txn R] [--no-savepoint]\n"
-		    "                   [--events-rowid] [--multi M]\n"
+		    "[--per-run K] [--runs-per-txn R] [--savepoint]\n"
+		    "                   [--events-rowid] [--multi M] [--writers N]\n"
 		    "       bench-limit sample [-i MS] [-t MAX_S] -o FILE PID...\n"
 		    "       bench-limit run [-i MS] -o FILE -- CMD ARGS...\n"
 		    "       bench-limit stamp\n"
