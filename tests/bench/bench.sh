@@ -31,7 +31,9 @@
 #               schema: `agentctl list --limit 100` and `agentctl show ID`
 #               latency (50 calls each, process start included), GET
 #               /v1/runs/{id} latency idle and while the throughput workload
-#               runs on that store, and follow latency: per event, its
+#               runs on that store, `agentctl list --limit 100` while it
+#               runs (one call after each 10 GETs), and follow latency: per
+#               event, its
 #               arrival at an SSE follower of agentd minus its arrival at a
 #               direct SSE client of agent-mock (runs at 50 ms intervals).
 #   limit       tests/bench/limit.c inserts the throughput scenario's rows
@@ -828,10 +830,15 @@ scenario_api() {
 	submit_jsonl "$T/api-load.jsonl" &
 	subpid=$!
 	: >"$T/api.get-load.ms"
+	: >"$T/api.list-load.ms"
 	_i=0
 	while [ $_i -lt 300 ]; do
 		for f in "$T"/api.ids.a?; do
 			get_batch "$f" >>"$T/api.get-load.ms"
+			# An ops person's `agentctl list`, process start included.
+			"$LB" time -n 1 -o "$T/api.l1.ms" -- "$BIN/agentctl" -s "$SOCK" \
+			    list --limit 100 >/dev/null 2>&1 &&
+			    cat "$T/api.l1.ms" >>"$T/api.list-load.ms"
 			sleep 0.01
 		done
 		_i=$((_i + 1))
@@ -844,9 +851,11 @@ scenario_api() {
 	lend=$(sql "$db" "SELECT max(finished_at) FROM runs WHERE n > $API_RUNS")
 	lev=$(sql "$db" "SELECT count(*) FROM events WHERE run_n > $API_RUNS")
 	gload=$("$LB" pct <"$T/api.get-load.ms")
+	lload=$("$LB" pct <"$T/api.list-load.ms")
 	load_evps=$(calc "$lev / (($lend - $l0) / 1000)" 0)
 	note "  GET idle: $gidle"
 	note "  GET under load: $gload (load: $lev events at $load_evps events/s)"
+	note "  list under load: $lload"
 
 	# Follow latency: followed runs among background runs, 50 ms apart.
 	follow_lat api "$db" 100 "$SOCK"
@@ -857,14 +866,15 @@ scenario_api() {
 	stop_pid $MOCK_PID
 
 	p() { echo "$2" | kv "$1" /dev/stdin; }
-	line="api: store of $nruns runs / $((nruns * API_EV)) events ($size_mb MB, generated in $gen_s s), agentd ready in $ready ms; list --limit 100 p50 $(p p50 "$lst") p99 $(p p99 "$lst") ms; show p50 $(p p50 "$shw") p99 $(p p99 "$shw") ms; GET /v1/runs/ID idle p50 $(p p50 "$gidle") p99 $(p p99 "$gidle") ms, under load p50 $(p p50 "$gload") p99 $(p p99 "$gload") max $(p max "$gload") ms ($(p n "$gload") calls; load ran at $load_evps events/s on this store); follow latency p50 $(p p50 "$fol") p99 $(p p99 "$fol") ms ($(p n "$fol") events)"
+	line="api: store of $nruns runs / $((nruns * API_EV)) events ($size_mb MB, generated in $gen_s s), agentd ready in $ready ms; list --limit 100 p50 $(p p50 "$lst") p99 $(p p99 "$lst") ms; show p50 $(p p50 "$shw") p99 $(p p99 "$shw") ms; GET /v1/runs/ID idle p50 $(p p50 "$gidle") p99 $(p p99 "$gidle") ms, under load p50 $(p p50 "$gload") p99 $(p p99 "$gload") max $(p max "$gload") ms ($(p n "$gload") calls); list --limit 100 under load p50 $(p p50 "$lload") p99 $(p p99 "$lload") max $(p max "$lload") ms ($(p n "$lload") calls; load ran at $load_evps events/s on this store); follow latency p50 $(p p50 "$fol") p99 $(p p99 "$fol") ms ($(p n "$fol") events)"
 	[ "$(p fails "$lst")" = 0 ] && [ "$(p fails "$shw")" = 0 ] ||
 	    line="$line, FAILED: agentctl errors (list $(p fails "$lst"), show $(p fails "$shw"))"
 	[ "$(p n "$fol")" -gt 0 ] || line="$line, FAILED: no follow samples"
 	row "api: start on the big store, ms" "$ready" "n/a" "n/a"
 	row "api: list --limit 100 p50/p99 ms" "$(p p50 "$lst")/$(p p99 "$lst")" "n/a" "n/a"
 	row "api: show ID p50/p99 ms" "$(p p50 "$shw")/$(p p99 "$shw")" "n/a" "n/a"
-	row "api: GET run under load p50/p99 ms" "$(p p50 "$gload")/$(p p99 "$gload")" "n/a" "n/a"
+	row "api: GET run under load p50/p99/max ms" "$(p p50 "$gload")/$(p p99 "$gload")/$(p max "$gload")" "n/a" "n/a"
+	row "api: list --limit 100 under load p50/p99/max ms" "$(p p50 "$lload")/$(p p99 "$lload")/$(p max "$lload")" "n/a" "n/a"
 	row "api: events/s on the big store" "$load_evps" "n/a" "n/a"
 	row "api: follow latency p50/p99 ms" "$(p p50 "$fol")/$(p p99 "$fol")" "n/a" "n/a"
 	result "$line"
