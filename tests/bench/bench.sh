@@ -20,7 +20,10 @@
 #               QUICK: 1,000 runs x 10 deltas): peak RSS, CPU seconds, time
 #               until all are done, for agentd and the peer; for agentd also
 #               peak concurrency, time to the first stored event and run
-#               durations against the mock's schedule.
+#               durations against the mock's schedule. Then agentd alone
+#               at 5,000 and 25,000 runs (SC_MORE; not in QUICK; 25,000
+#               needs root or an open-file hard limit of 51,000): peak RSS
+#               at each size and the slope per run.
 #   resume      1,000 runs in flight (60 deltas 500 ms apart; QUICK: 200),
 #               SIGKILL of agentd, 1 s pause, restart: per run, the time from
 #               the restart until its first newly stored event (events.at):
@@ -525,6 +528,58 @@ SC_RUNS=10000
 SC_DELTAS=30
 [ "$QUICK" = 1 ] && SC_RUNS=1000 && SC_DELTAS=10
 SC_INTERVAL=1000
+# The memory slope: agentd alone at these sizes too (not in QUICK). 25,000
+# streams need an open-file limit above the mock's 25,000 sockets: raised
+# as root, else that size is skipped and says so.
+SC_MORE=${SC_MORE:-5000 25000}
+[ "$QUICK" = 1 ] && SC_MORE=
+
+# scale_mock NAME RUNS: start_mock with room for RUNS sockets (as root).
+scale_mock() {
+	if [ "$2" -gt 15000 ]; then
+		rm -f "$T/$1.port"
+		(ulimit -n $(($2 * 2 + 1024)) 2>/dev/null
+		 exec "$BIN/agent-mock" --port-file "$T/$1.port") >>"$T/$1-mock.log" 2>&1 &
+		MOCK_PID=$!
+		track $MOCK_PID
+		wait_for 10 test -s "$T/$1.port" || die "agent-mock did not start"
+		MOCK_URL=http://127.0.0.1:$(cat "$T/$1.port")
+	else
+		start_mock "$1"
+	fi
+}
+
+# scale_size N: agentd alone with N slow runs; sets SZ_RSS_MB SZ_OK SZ_WHY.
+scale_size() {
+	_szn=$1
+	_name=sc$_szn
+	SZ_OK=1 SZ_WHY= SZ_RSS_MB=
+	if [ "$_szn" -gt 15000 ] && [ "$(ulimit -Hn)" != unlimited ] &&
+	    [ "$(ulimit -Hn)" -lt $((_szn * 2 + 1024)) ] && [ "$(id -u)" != 0 ]; then
+		SZ_OK=0 SZ_WHY="skipped: the open-file hard limit ($(ulimit -Hn)) is too low for $_szn streams and this is not root"
+		return
+	fi
+	scale_mock $_name $_szn
+	db=$T/$_name.db
+	# Each of agentd's 2 workers holds half the streams: within 20,000.
+	start_agentd $_name "$db"
+	jsonl "$T/$_name.jsonl" $_szn $SC_DELTAS $SC_INTERVAL $_name
+	"$LB" sample -o "$T/$_name.agentd.sample" $AGENTD_PID &
+	_as=$!
+	sleep 0.1
+	submit_jsonl "$T/$_name.jsonl"
+	wait_terminal "$db" $((SC_DELTAS * SC_INTERVAL / 1000 * 2 + 90)) || { SZ_OK=0; SZ_WHY="timeout"; }
+	kill -TERM $_as 2>/dev/null
+	wait $_as
+	_done=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'completed'")
+	_ev=$(sql "$db" "SELECT count(*) FROM events")
+	stop_pid $AGENTD_PID
+	stop_pid $MOCK_PID
+	[ "$_done" = "$_szn" ] && [ "$_ev" = $((_szn * (SC_DELTAS + 8))) ] ||
+	    { SZ_OK=0; SZ_WHY="$SZ_WHY $_done of $_szn completed, $_ev events"; }
+	SZ_RSS_MB=$(calc "$(kv peak_rss_kb "$T/$_name.agentd.sample") / 1024" 0)
+	rm -f "$db" "$db-wal" "$db-shm"
+}
 
 scenario_scale() {
 	note "scale: $SC_RUNS runs x $SC_DELTAS deltas, $SC_INTERVAL ms apart"
@@ -578,6 +633,22 @@ scenario_scale() {
 	row "scale $SC_RUNS runs, CPU s" "$a_cpu" "$p_cpu" ""
 	row "scale $SC_RUNS runs, s until all done" "$wall" "${P_SECS:-}" ""
 	result "$line"
+	[ -n "$SC_MORE" ] || return 0
+	# The slope between the smallest and the largest size measured.
+	sizes="$SC_RUNS:$a_rss"
+	for _sz in $SC_MORE; do
+		note "scale: $_sz runs x $SC_DELTAS deltas (agentd alone)"
+		scale_size "$_sz"
+		note "  $_sz runs: peak RSS ${SZ_RSS_MB:-?} MB ${SZ_WHY:+($SZ_WHY)}"
+		[ "$SZ_OK" = 1 ] && sizes="$sizes $_sz:$SZ_RSS_MB"
+		row "scale $_sz runs, peak RSS MB" "${SZ_RSS_MB:--}${SZ_WHY:+ ($SZ_WHY)}" "" ""
+	done
+	sizes=$(echo "$sizes" | tr ' ' '\n' | sort -t: -k1 -n | tr '\n' ' ' | sed 's/ $//')
+	slope=$(echo "$sizes" | tr ' ' '\n' | awk -F: '
+	    NR == 1 { n0 = $1; r0 = $2 } { n1 = $1; r1 = $2 }
+	    END { if (n1 > n0) printf "%.1f KB a run from %d to %d runs", (r1 - r0) * 1024 / (n1 - n0), n0, n1; else print "unmeasured" }')
+	row "scale: RSS slope" "$slope" "" ""
+	result "scale-slope: agentd peak RSS by concurrent slow runs: $(echo "$sizes" | sed 's/:/ runs /g; s/ \([0-9]* runs\)/ MB, \1/g') MB; slope $slope"
 }
 
 # ---------------------------------------------------------------- resume
