@@ -234,8 +234,8 @@ worker_flush(struct worker *w)
 	int			 more;
 
 	w->flush_armed = 0;
-	worker_unpause(w);	/* nothing buffered: nothing holds them */
 	if (TAILQ_EMPTY(&w->dirty)) {
+		worker_unpause(w);	/* nothing buffered: nothing holds them */
 		/* Nothing buffered: probe whether the store takes writes. */
 		if (w->store_down) {
 			if (store_begin(w->st) == 0 && store_commit(w->st) == 0)

@@ -953,31 +953,45 @@ scenario_api() {
 
 # ----------------------------------------------------------------- limit
 
-scenario_limit() {
-	# agentd's batch shape, from the first throughput store: events.at is
-	# the flush time, shared by every event of one transaction.
-	per_run=$TP_DELTAS
-	rpt=$TP_RUNS
-	shape="default"
-	if [ -n "${TP_DB:-}" ] && [ -f "$TP_DB" ]; then
-		sh_pairs=$(sql "$TP_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at)")
-		sh_txn=$(sql "$TP_DB" "SELECT count(DISTINCT at) FROM events")
-		if [ "${sh_pairs:-0}" -gt 0 ] && [ "${sh_txn:-0}" -gt 0 ]; then
-			per_run=$(calc "$TP_EVENTS / $sh_pairs" 0)
-			rpt=$(calc "$sh_pairs / $sh_txn" 0)
-			[ "$rpt" -ge 1 ] || rpt=1
-			shape="agentd's"
-		fi
+# batch_shape STORE EVENTS: agentd's batch shape in a store (events.at is
+# the flush time, shared by every event of one transaction): SHAPE_PER
+# events a run a transaction, SHAPE_RPT runs a transaction, SHAPE
+# "agentd's". With no store or no events SHAPE is "default" and SHAPE_PER
+# and SHAPE_RPT stay as the caller set them.
+batch_shape() {
+	SHAPE=default
+	[ -n "$1" ] || return 0
+	_bp=$(sql "$1" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at) AS s")
+	_bt=$(sql "$1" "SELECT count(DISTINCT at) FROM events")
+	if [ "${_bp:-0}" -gt 0 ] && [ "${_bt:-0}" -gt 0 ]; then
+		SHAPE_PER=$(calc "$2 / $_bp" 0)
+		SHAPE_RPT=$(calc "$_bp / $_bt" 0)
+		[ "$SHAPE_RPT" -ge 1 ] || SHAPE_RPT=1
+		SHAPE="agentd's"
 	fi
-	note "limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape)"
-	# The better of one writer and agentd's two (--writers).
-	lim=0
+}
+
+# sqlite_ceiling BENCH-LIMIT-ARGS...: the events/s of the better of one
+# writer process and agentd's two (--writers), each on a synced machine.
+sqlite_ceiling() {
+	_best=0
 	for _w in 1 2; do
-		out=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run "$per_run" \
-		    --runs-per-txn "$rpt" --writers $_w) || note "bench-limit failed"
-		_v=$(echo "$out" | kv events_per_s /dev/stdin)
-		[ "${_v:-0}" -gt "$lim" ] && lim=$_v
+		sync
+		_v=$("$LB" "$@" --writers $_w | kv events_per_s /dev/stdin)
+		[ -n "$_v" ] || note "bench-limit $* --writers $_w failed"
+		[ "${_v:-0}" -gt "$_best" ] && _best=$_v
 	done
+	echo "$_best"
+}
+
+scenario_limit() {
+	# agentd's batch shape, from the first throughput store.
+	SHAPE_PER=$TP_DELTAS SHAPE_RPT=$TP_RUNS
+	[ -n "${TP_DB:-}" ] && [ -f "$TP_DB" ] && batch_shape "$TP_DB" $TP_EVENTS
+	per_run=$SHAPE_PER rpt=$SHAPE_RPT shape=$SHAPE
+	note "limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape)"
+	lim=$(sqlite_ceiling --runs $TP_RUNS --deltas $TP_DELTAS --per-run "$per_run" \
+	    --runs-per-txn "$rpt")
 	out2=$("$LB" --runs $TP_RUNS --deltas $TP_DELTAS --per-run 16 \
 	    --runs-per-txn $TP_RUNS) || note "bench-limit failed"
 	lim16=$(echo "$out2" | kv events_per_s /dev/stdin)
@@ -1014,24 +1028,12 @@ scenario_sustained() {
 		sync
 		tp_agentd su$rep
 		[ "$A_OK" = 1 ] || su_bad="$su_bad #$rep:$A_WHY"
-		_pairs=$(sql "$A_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at)")
-		_txn=$(sql "$A_DB" "SELECT count(DISTINCT at) FROM events")
-		_per=$TP_DELTAS _rpt=1
-		if [ "${_pairs:-0}" -gt 0 ] && [ "${_txn:-0}" -gt 0 ]; then
-			_per=$(calc "$TP_EVENTS / $_pairs" 0)
-			_rpt=$(calc "$_pairs / $_txn" 0)
-			[ "$_rpt" -ge 1 ] || _rpt=1
-		fi
+		SHAPE_PER=$TP_DELTAS SHAPE_RPT=1
+		batch_shape "$A_DB" $TP_EVENTS
+		_per=$SHAPE_PER _rpt=$SHAPE_RPT
 		rm -f "$A_DB" "$A_DB-wal" "$A_DB-shm"
-		sync
-		# The better of one writer and agentd's two.
-		_lim=0
-		for _w in 1 2; do
-			_v=$("$LB" --runs $SU_RUNS --deltas $SU_DELTAS --per-run "$_per" \
-			    --runs-per-txn "$_rpt" --writers $_w | kv events_per_s /dev/stdin)
-			[ "${_v:-0}" -gt "$_lim" ] && _lim=$_v
-			sync
-		done
+		_lim=$(sqlite_ceiling --runs $SU_RUNS --deltas $SU_DELTAS \
+		    --per-run "$_per" --runs-per-txn "$_rpt")
 		note "  #$rep: agentd $A_EVPS ev/s in $A_SECS s (cpu $A_CPU s, rss $A_RSS_MB MB) ${A_WHY:+FAILED: $A_WHY}; the ceiling in its shape ($_per events/run/txn, $_rpt runs/txn) ${_lim:-failed} ev/s"
 		su_a="$su_a $A_EVPS" su_s="$su_s $A_SECS" su_l="$su_l ${_lim:-0}"
 		su_c="$su_c $(calc "$A_CPU / ($TP_EVENTS / 1000000)" 2)" su_r="$su_r $A_RSS_MB"
@@ -1085,21 +1087,10 @@ pg_limit_run() {
 }
 
 scenario_pg_limit() {
-	# agentd's batch shape, from the first throughput store: events.at is
-	# the flush time, shared by every event of one transaction.
-	per_run=$TP_DELTAS
-	rpt=$TP_RUNS
-	shape="default"
-	if [ -n "${TP_DB:-}" ]; then
-		sh_pairs=$(sql "$TP_DB" "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY run_n, at) AS s")
-		sh_txn=$(sql "$TP_DB" "SELECT count(DISTINCT at) FROM events")
-		if [ "${sh_pairs:-0}" -gt 0 ] && [ "${sh_txn:-0}" -gt 0 ]; then
-			per_run=$(calc "$TP_EVENTS / $sh_pairs" 0)
-			rpt=$(calc "$sh_pairs / $sh_txn" 0)
-			[ "$rpt" -ge 1 ] || rpt=1
-			shape="agentd's"
-		fi
-	fi
+	# agentd's batch shape, from the first throughput store.
+	SHAPE_PER=$TP_DELTAS SHAPE_RPT=$TP_RUNS
+	batch_shape "${TP_DB:-}" $TP_EVENTS
+	per_run=$SHAPE_PER rpt=$SHAPE_RPT shape=$SHAPE
 	note "pg_limit: $TP_RUNS runs x $((TP_DELTAS + 8)) events, $per_run events per run per transaction, $rpt runs per transaction ($shape shape), $TP_WORKERS connections"
 	# agentd applies its schema to a template; each pass gets a copy.
 	start_mock pgl
