@@ -30,7 +30,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # agentctl runs once per command, so it links only what it uses: jansson,
 # and SQLite for working on the store while agentd is down (offline.c).
-CTL_LIBS   := $(shell pkg-config --libs sqlite3 jansson libpq 2>/dev/null)
+# libpq is opened only when an offline command meets a PostgreSQL store
+# (cmd/agentctl/pq-dl.c): linked, it and its dependencies cost each start
+# 6-7 ms.
+CTL_LIBS   := $(shell pkg-config --libs sqlite3 jansson 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS	+= -std=c11 $(OPT) $(WARN) $(SANFLAGS)

@@ -107,6 +107,16 @@ EOF
 
 ctl --version
 check "--version" 0 '^agentctl [0-9]+\.[0-9]+'
+# Every command starts agentctl: it must not load libpq and its
+# dependencies (cmd/agentctl/pq-dl.c opens libpq only for a PostgreSQL
+# store), which cost 6-7 ms of each command.
+if command -v readelf >/dev/null 2>&1 && readelf -h "$AGENTCTL" >/dev/null 2>&1; then
+	if readelf -d "$AGENTCTL" | grep NEEDED | grep -q libpq; then
+		fail "agentctl does not link libpq" "$(readelf -d "$AGENTCTL" | grep NEEDED | tr -s ' ' | tr '\n' ' ')"
+	else
+		pass "agentctl does not link libpq"
+	fi
+fi
 ctl --help
 check "--help lists commands" 0 'submit' && \
     check "--help lists exit codes" 0 'not found'
