@@ -281,9 +281,10 @@ batch_results(struct store *st, const char *name, int errors_only,
 	sqlite3_finalize(s);
 	if (rc == SQLITE_DONE)
 		return -2;
-	if (sqlite3_prepare_v2(db, "SELECT id, custom_id, status, response, "
-	    "error_status, error_message, error_body FROM runs WHERE batch = ? "
-	    "ORDER BY n", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT r.id, r.custom_id, r.status, "
+	    "x.response, r.error_status, r.error_message, r.error_body FROM "
+	    "runs r LEFT JOIN run_results x ON x.n = r.n WHERE r.batch = ? "
+	    "ORDER BY r.n", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -565,7 +565,8 @@ pgs_prune(struct pgstore *ps, int64_t cutoff)
 	res = pgs_exec(ps, "prune", "WITH gone AS (DELETE FROM runs WHERE "
 	    "finished_at IS NOT NULL AND finished_at < $1 AND status NOT IN "
 	    ACTIVE_SQL " RETURNING n), ev AS (DELETE FROM events WHERE run_n "
-	    "IN (SELECT n FROM gone)) SELECT count(*) FROM gone", 1, pv);
+	    "IN (SELECT n FROM gone)), at AS (DELETE FROM attempts WHERE "
+	    "run_n IN (SELECT n FROM gone)) SELECT count(*) FROM gone", 1, pv);
 	if (res == NULL)
 		return -1;
 	count = (int)pgs_int(res, 0, 0, -1);

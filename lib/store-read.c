@@ -497,9 +497,10 @@ store_result_json(struct store *st, const char *id)
 	if (store_pg(st) != NULL)
 		return pgs_result_json(store_pg(st), id);
 
-	if (sqlite3_prepare_v2(store_db(st), "SELECT id, status, output_text, "
-	    "response, error_status, error_message, error_body FROM runs "
-	    "WHERE id = ?", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store_db(st), "SELECT r.id, r.status, "
+	    "x.output_text, x.response, r.error_status, r.error_message, "
+	    "r.error_body FROM runs r LEFT JOIN run_results x ON x.n = r.n "
+	    "WHERE r.id = ?", -1, &s, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
@@ -655,10 +656,11 @@ store_run_view(struct store *st, const char *id, struct run_view *v)
 		return pgs_run_view(store_pg(st), id, v);
 
 	memset(v, 0, sizeof *v);
-	if (sqlite3_prepare_v2(store_db(st), "SELECT n, id, status, request, "
-	    "dialect, backend_id, resolved_mode, response, output_text, "
-	    "error_message, resumable, last_seq, created_at, "
-	    "coalesce(finished_at, 0) FROM runs WHERE id = ?", -1, &s, NULL) !=
+	if (sqlite3_prepare_v2(store_db(st), "SELECT r.n, r.id, r.status, "
+	    "r.request, r.dialect, r.backend_id, r.resolved_mode, x.response, "
+	    "x.output_text, r.error_message, r.resumable, r.last_seq, "
+	    "r.created_at, coalesce(r.finished_at, 0) FROM runs r LEFT JOIN "
+	    "run_results x ON x.n = r.n WHERE r.id = ?", -1, &s, NULL) !=
 	    SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);

@@ -237,13 +237,21 @@ store_run_retry(struct store *st, int64_t n, int64_t gen, const char *status,
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
 		return -1;
+	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM run_results WHERE "
+	    "n = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
 	xasprintf(&msg, "previous attempt %s: %s; retrying", status,
 	    error_message != NULL ? error_message : "no reason given");
 	if (sqlite3_prepare_v2(store_db(st), "UPDATE runs SET status = 'pending', "
 	    "attempt = attempt + 1, not_before = ?2, backend_id = NULL, "
 	    "backend_status = NULL, last_seq = -1, event_count = 0, "
 	    "last_event_at = NULL, resolved_mode = NULL, resumable = 1, "
-	    "response = NULL, output_text = NULL, error_status = ?3, "
+	    "error_status = ?3, "
 	    "error_message = ?4, error_body = NULL, lease_owner = NULL, "
 	    "wait_reason = NULL, wait_until = NULL, wait_tries = 0, "
 	    "lease_gen = lease_gen + 1, finished_at = NULL, updated_at = ?5 "
@@ -547,7 +555,13 @@ out:
 int
 store_prune(struct store *st, int64_t cutoff)
 {
+	static const char *const owned[][2] = {
+		{ "events", "run_n" }, { "attempts", "run_n" },
+		{ "run_results", "n" }
+	};
 	sqlite3_stmt	*s = NULL;
+	char		 sql[256];
+	size_t		 i;
 	int		 count = -1;
 
 	if (store_pg(st) != NULL)
@@ -555,15 +569,21 @@ store_prune(struct store *st, int64_t cutoff)
 
 	if (store_begin(st) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM events WHERE run_n IN "
-	    "(SELECT n FROM runs WHERE finished_at IS NOT NULL AND "
-	    "finished_at < ?1 AND status NOT IN " ACTIVE_SQL ")", -1, &s,
-	    NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, cutoff);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto out;
-	sqlite3_finalize(s);
+	/* What belongs to the runs that go, then the runs. */
+	for (i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s IN (SELECT n "
+		    "FROM runs WHERE finished_at IS NOT NULL AND finished_at < "
+		    "?1 AND status NOT IN " ACTIVE_SQL ")", owned[i][0],
+		    owned[i][1]);
+		if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) !=
+		    SQLITE_OK)
+			goto out;
+		sqlite3_bind_int64(s, 1, cutoff);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			goto out;
+		sqlite3_finalize(s);
+		s = NULL;
+	}
 	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM runs WHERE finished_at IS "
 	    "NOT NULL AND finished_at < ?1 AND status NOT IN " ACTIVE_SQL, -1,
 	    &s, NULL) != SQLITE_OK)
@@ -593,6 +613,7 @@ store_run_delete(struct store *st, const char *id)
 	static const char *const del[] = {
 		"DELETE FROM events WHERE run_n = ?1",
 		"DELETE FROM attempts WHERE run_n = ?1",
+		"DELETE FROM run_results WHERE n = ?1",
 		"DELETE FROM runs WHERE n = ?1"
 	};
 	sqlite3_stmt	*s = NULL;

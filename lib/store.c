@@ -550,6 +550,32 @@ patch_col(char *sql, size_t len, const char *col)
 	strncat(sql, " = ?", len - strlen(sql) - 1);
 }
 
+/*
+ * Write the response and text of a patch to run n's row of run_results
+ * (schema/005_results.sql): a value the patch leaves NULL keeps its own.
+ */
+static int
+patch_result(struct store *st, int64_t n, const struct run_patch *p)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO run_results (n, response, "
+	    "output_text) VALUES (?1, ?2, ?3) ON CONFLICT (n) DO UPDATE SET "
+	    "response = coalesce(excluded.response, response), output_text = "
+	    "coalesce(excluded.output_text, output_text)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, n);
+	if (p->response != NULL)
+		sqlite3_bind_text(s, 2, p->response, -1, SQLITE_STATIC);
+	if (p->output_text != NULL)
+		sqlite3_bind_text(s, 3, p->output_text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Apply a run patch conditioned on the lease generation. */
 int
 store_run_patch(struct store *st, int64_t n, int64_t gen,
@@ -570,10 +596,6 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 		patch_col(sql, sizeof sql, "backend_status");
 	if (p->resolved_mode != NULL)
 		patch_col(sql, sizeof sql, "resolved_mode");
-	if (p->response != NULL)
-		patch_col(sql, sizeof sql, "response");
-	if (p->output_text != NULL)
-		patch_col(sql, sizeof sql, "output_text");
 	if (p->set_error != 0) {
 		patch_col(sql, sizeof sql, "error_status");
 		patch_col(sql, sizeof sql, "error_message");
@@ -611,10 +633,6 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 		BIND_TEXT(p->backend_status);
 	if (p->resolved_mode != NULL)
 		BIND_TEXT(p->resolved_mode);
-	if (p->response != NULL)
-		BIND_TEXT(p->response);
-	if (p->output_text != NULL)
-		BIND_TEXT(p->output_text);
 	if (p->set_error > 0) {
 		if (p->error_status != 0)
 			sqlite3_bind_int(s, i, p->error_status);
@@ -640,6 +658,9 @@ store_run_patch(struct store *st, int64_t n, int64_t gen,
 	if (sqlite3_step(s) != SQLITE_DONE)
 		goto out;
 	ret = sqlite3_changes(st->db) > 0 ? 1 : 0;
+	if (ret == 1 && (p->response != NULL || p->output_text != NULL) &&
+	    patch_result(st, n, p) != 0)
+		ret = -1;
 out:
 	if (ret < 0)
 		store_err(st, "patch run");

@@ -765,6 +765,9 @@ EOF
 	_exprs=$(awk -F '\t' 'FNR == NR { have[$1] = 1; next }
 	    have[$1] { printf "%s%s", sep, $2; sep = ", " }' \
 	    "$T/runs.cols" "$T/runs.exprs")
+	# A run's result: in run_results since schema version 5.
+	_results=1
+	grep -qx output_text "$T/runs.cols" && _results=
 	_type="CASE s.value WHEN 0 THEN 'response.created' WHEN 1 THEN
 	    'response.in_progress' WHEN $((_e - 1)) THEN 'response.completed'
 	    ELSE 'response.output_text.delta' END"
@@ -785,6 +788,7 @@ SELECT r.value, s.value, $_type,
     $_type, s.value, r.value, r.value, s.value),
   $_base + r.value * 1000 + s.value
 FROM generate_series($_lo, $_hi) AS r CROSS JOIN generate_series(0, $((_e - 1))) AS s;
+$([ -z "$_results" ] || echo "INSERT INTO run_results (n, output_text) SELECT value, printf('r%d-tok0 r%d-tok1 ', value, value) FROM generate_series($_lo, $_hi);")
 COMMIT;
 EOF
 			_lo=$((_hi + 1))

@@ -161,10 +161,16 @@ def main():
     by_key = {r["idempotency_key"]: r for r in truth_runs.values()
               if r.get("idempotency_key") is not None}
 
+    # SQLite keeps a run's text in run_results (schema/005_results.sql).
+    results = con.execute("SELECT count(*) FROM sqlite_master WHERE "
+                          "name = 'run_results'").fetchone()[0] > 0
     rows = con.execute(
-        "SELECT n, id, status, backend_id, output_text, resolved_mode, "
-        "event_count, last_seq, error_status, error_message, "
-        "idempotency_key FROM runs ORDER BY n").fetchall()
+        "SELECT r.n, r.id, r.status, r.backend_id, "
+        + ("x.output_text" if results else "r.output_text") +
+        ", r.resolved_mode, r.event_count, r.last_seq, r.error_status, "
+        "r.error_message, r.idempotency_key FROM runs r "
+        + ("LEFT JOIN run_results x ON x.n = r.n " if results else "") +
+        "ORDER BY r.n").fetchall()
     ids = set()
     for (n, rid, status, bid, text, mode, count, last_seq, est, emsg,
          ikey) in rows:

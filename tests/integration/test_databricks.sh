@@ -67,7 +67,7 @@ check "databricks: runs finish" wait_for 20 all_terminal
 check "databricks: completed at [DONE]" [ "$(count_status completed)" -eq 4 ]
 check "databricks: no loss, no duplicate across drops" verify
 check "databricks: output text assembled from deltas" \
-    [ "$(sql "SELECT count(*) FROM runs WHERE length(output_text) > 0")" -eq 4 ]
+    [ "$(sql "SELECT count(*) FROM run_results WHERE length(output_text) > 0")" -eq 4 ]
 id=$(submit 1 5 5 ',"mock_fail":"failed"')
 wait_for 20 all_terminal
 check "databricks: failure ends the run failed" [ "$(sql "SELECT status FROM runs WHERE id = '$id'")" = failed ]

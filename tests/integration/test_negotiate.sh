@@ -30,7 +30,7 @@ check "406: completed by background polling" \
     [ "$(sql "SELECT count(*) FROM runs WHERE status = 'completed' AND resolved_mode = 'poll'")" -eq 2 ]
 check "406: stream capability remembered" [ "$(sql "SELECT stream FROM endpoints")" = 0 ]
 check "406: output text from the final object" \
-    [ "$(sql "SELECT count(*) FROM runs WHERE length(output_text) > 0")" -eq 2 ]
+    [ "$(sql "SELECT count(*) FROM run_results WHERE length(output_text) > 0")" -eq 2 ]
 # An explicit mode is used as asked, even against what was learned.
 id=$(echo '{"model":"m","input":"x","metadata":{"mock_events":"3","mock_interval_ms":"1"}}' |
     ctl submit --mode background -f -)

@@ -25,6 +25,6 @@ check "no stream resume: resolved mode is poll" \
 check "no stream resume: capability remembered" \
     [ "$(sql "SELECT resume FROM endpoints")" = 0 ]
 check "no stream resume: output text from the final object" \
-    [ "$(sql "SELECT count(*) FROM runs WHERE length(output_text) > 0")" -eq 3 ]
+    [ "$(sql "SELECT count(*) FROM run_results WHERE length(output_text) > 0")" -eq 3 ]
 check "no stream resume: stored events are true" verify
 exit 0

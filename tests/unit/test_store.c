@@ -238,6 +238,76 @@ test_store_migrations(void **state)
 }
 
 /*
+ * Version 5 moves a run's response and text out of its row: a store of
+ * version 4 keeps every result (now in run_results, read through the
+ * same calls), loses the columns, and drops the attempts prune had left.
+ */
+static void
+test_store_migrate_results(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*st;
+	sqlite3		*db;
+	char		*path, *cause = NULL, *err = NULL;
+	json_t		*o;
+	int		 i;
+
+	if (f->pg != NULL)
+		skip();
+	path = harness_path(f->dir, "v4.db");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (i = 0; schema_migrations[i].sql != NULL &&
+	    schema_migrations[i].version <= 4; i++)
+		assert_int_equal(sqlite3_exec(db, schema_migrations[i].sql,
+		    NULL, NULL, &err), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4; "
+	    "INSERT INTO runs (id, endpoint, request, status, response, "
+	    "output_text, created_at, updated_at) VALUES ('r_done', 'e', '{}', "
+	    "'completed', '{\"id\":\"resp_1\"}', 'the answer', 1, 1), "
+	    "('r_open', 'e', '{}', 'running', NULL, NULL, 2, 2); "
+	    "INSERT INTO attempts (run_n, attempt, status, ended_at) VALUES "
+	    "(1, 1, 'failed', 1), (99, 1, 'failed', 1)", NULL, NULL, &err),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	st = store_open(path, &cause);
+	assert_non_null(st);
+	o = store_result_json(st, "r_done");
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "output_text")), "the answer");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(o, "response"), "id")), "resp_1");
+	json_decref(o);
+	o = store_result_json(st, "r_open");
+	assert_non_null(o);
+	assert_true(json_is_null(json_object_get(o, "output_text")));
+	assert_true(json_is_null(json_object_get(o, "response")));
+	json_decref(o);
+	store_close(st);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt	*s;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) "
+		    "FROM pragma_table_info('runs') WHERE name IN ('response', "
+		    "'output_text')), (SELECT count(*) FROM run_results), "
+		    "(SELECT count(*) FROM attempts), (SELECT user_version FROM "
+		    "pragma_user_version)", -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 0);
+		assert_int_equal(sqlite3_column_int(s, 1), 1);
+		assert_int_equal(sqlite3_column_int(s, 2), 1);
+		assert_int_equal(sqlite3_column_int(s, 3),
+		    store_schema_version());
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	free(path);
+}
+
+/*
  * PostgreSQL's counterpart of the foreign files: a database whose schema
  * holds another program's tables is not agentd's, and is left alone.
  */
@@ -569,9 +639,24 @@ test_store_cancel_and_prune(void **state)
 	    STORE_CONFLICT);
 	assert_int_equal(store_cancel(f->st, "r_x", &n, &owner, &bid, &ep,
 	    &msg), STORE_NOTFOUND);
+	/* What each run owns besides its events: prune takes it too. */
+	sql_exec(f, "INSERT INTO attempts (run_n, attempt, status, ended_at) "
+	    "SELECT n, 1, 'failed', 1 FROM runs");
+	if (f->pg == NULL)	/* PostgreSQL keeps them in runs */
+		sql_exec(f, "INSERT INTO run_results (n, response, "
+		    "output_text) SELECT n, '{}', 'text' FROM runs");
 	/* Prune removes the finished run, never the pending one. */
 	assert_int_equal(store_prune(f->st, util_now_ms() + 1000), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts WHERE "
+	    "run_n NOT IN (SELECT n FROM runs)"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts"), 1);
+	if (f->pg == NULL) {
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM run_results "
+		    "WHERE n NOT IN (SELECT n FROM runs)"), 0);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM "
+		    "run_results"), 1);
+	}
 	assert_null(store_run_json(f->st, id));
 	{
 		json_t *o = store_run_json(f->st, id2);
@@ -802,13 +887,17 @@ test_store_read_bytes(void **state)
 	    "priority, endpoint, request, resolved_mode, status, backend_id, "
 	    "backend_status, resumable, creates, last_seq, event_count, "
 	    "last_event_at, error_status, error_message, error_body, "
-	    "response, output_text, created_at, updated_at, finished_at, "
+	    "created_at, updated_at, finished_at, "
 	    "attempt, max_attempts, batch, custom_id, not_before) VALUES (1, "
 	    "'r_0000000000000001', 'k1', 'q1', 2, 'http://e/v1', "
 	    "'{\"input\":\"x\"}', 'stream', 'completed', 'resp_1', "
 	    "'completed', 0, 1, 2, 3, 1000, 500, 'boom \"x\"', '{\"e\":1}', "
-	    "'{\"id\":\"resp_1\",\"output\":[]}', 'h\xc3\xa9', 100, 200, 300, "
-	    "2, 3, 'b1', 'c\xc3\xa9', 50)");
+	    "100, 200, 300, 2, 3, 'b1', 'c\xc3\xa9', 50)");
+	/* SQLite keeps the result in its own table (schema/005_results.sql). */
+	sql_exec(f, f->pg != NULL ? "UPDATE runs SET response = "
+	    "'{\"id\":\"resp_1\",\"output\":[]}', output_text = 'h\xc3\xa9' "
+	    "WHERE n = 1" : "INSERT INTO run_results (n, response, output_text) "
+	    "VALUES (1, '{\"id\":\"resp_1\",\"output\":[]}', 'h\xc3\xa9')");
 	sql_exec(f, "INSERT INTO runs (n, id, queue, endpoint, request, "
 	    "created_at, updated_at) VALUES (2, 'r_0000000000000002', 'q1', "
 	    "'http://e/v1', '{}', 400, 400)");
@@ -1213,6 +1302,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_migrations, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_migrate_results,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_refuses_foreign_files,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_idempotent_insert,
