@@ -110,6 +110,12 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	    "# TYPE agentd_backpressure_pauses_total counter\n"
 	    "agentd_backpressure_pauses_total %llu\n",
 	    (unsigned long long)ws->pauses);
+	evbuffer_add_printf(b, "# HELP agentd_store_yields_total "
+	    "Worker writes put off while the supervisor waited for the "
+	    "store's write lock.\n"
+	    "# TYPE agentd_store_yields_total counter\n"
+	    "agentd_store_yields_total %llu\n",
+	    (unsigned long long)ws->yields);
 	evbuffer_add_printf(b, "# HELP agentd_resumes_total Streams resumed "
 	    "from the cursor.\n# TYPE agentd_resumes_total counter\n"
 	    "agentd_resumes_total %llu\n", (unsigned long long)ws->resumes);

@@ -61,13 +61,14 @@ stats_json(const struct wstats *s)
 	for (i = 0; i <= STATS_WRITE_BUCKETS; i++)
 		json_array_append_new(b,
 		    json_integer((json_int_t)s->write_bucket[i]));
-	o = json_pack("{sI sI sI sI sI sI so so sI sf}",
+	o = json_pack("{sI sI sI sI sI sI sI so so sI sf}",
 	    "creates", (json_int_t)s->creates,
 	    "resumes", (json_int_t)s->resumes,
 	    "polls", (json_int_t)s->polls,
 	    "net_errors", (json_int_t)s->net_errors,
 	    "events", (json_int_t)s->events,
 	    "pauses", (json_int_t)s->pauses,
+	    "yields", (json_int_t)s->yields,
 	    "http", http, "write_buckets", b,
 	    "write_count", (json_int_t)s->write_count,
 	    "write_sum_ms", s->write_sum_ms);
@@ -99,6 +100,7 @@ stats_from_json(struct wstats *s, json_t *j)
 	s->net_errors = u64(j, "net_errors");
 	s->events = u64(j, "events");
 	s->pauses = u64(j, "pauses");
+	s->yields = u64(j, "yields");
 	s->write_count = u64(j, "write_count");
 	v = json_object_get(j, "write_sum_ms");
 	s->write_sum_ms = json_is_number(v) ? json_number_value(v) : 0;
@@ -128,6 +130,7 @@ stats_add(struct wstats *acc, const struct wstats *s)
 	acc->net_errors += s->net_errors;
 	acc->events += s->events;
 	acc->pauses += s->pauses;
+	acc->yields += s->yields;
 	for (i = 0; i < STATS_HTTP_MAX; i++)
 		acc->http[i] += s->http[i];
 	for (i = 0; i <= STATS_WRITE_BUCKETS; i++)

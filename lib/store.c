@@ -6,11 +6,17 @@
  * migrations, transactions and the workers' writes; store-sched.c has the
  * supervisor's, store-read.c the API's reads.
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -35,10 +41,14 @@ struct store {
 	sqlite3_stmt	*sel_gen;
 	sqlite3_stmt	*begin;
 	sqlite3_stmt	*commit;
+	sqlite3_stmt	*sel_key;	/* store_run_insert_txn's, kept */
+	sqlite3_stmt	*ins_run;
 	int		 in_txn;
 	struct pgstore	*pg;		/* the PostgreSQL engine, or NULL */
 	int		 busy_ms;	/* how long a write waits for a lock */
 	int64_t		 busy_since;	/* mono ms: this wait's start */
+	_Atomic int64_t	*waits;		/* shared: see store_waits_attach */
+	int		 announce;	/* 1: this connection's waits stamp it */
 };
 
 /*
@@ -58,8 +68,68 @@ store_busy(void *arg, int tries)
 		st->busy_since = now;
 	if (now - st->busy_since >= st->busy_ms)
 		return 0;
+	if (st->announce && st->waits != NULL)
+		atomic_store(st->waits, util_mono_us());
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+/*
+ * The supervisor's writes (a submit, an assignment) are what the API and
+ * every follower wait on; the workers' flushes are throughput, buffered
+ * end to end. SQLite has one write lock and no queue for it, so under
+ * ingestion the supervisor could retry for tens of ms while the workers
+ * took the lock one flush after another. So the processes share one
+ * word, the monotonic time (us) at which the supervisor last found the
+ * lock taken (fd: a memfd the supervisor made, store_waits_fd), and a
+ * worker that sees a fresh stamp ends its flush transaction at the next
+ * run and starts the next one only once the stamp is old.
+ */
+int
+store_waits_fd(void)
+{
+	int	fd;
+
+	if ((fd = memfd_create("agentd-writer-waits", MFD_CLOEXEC)) == -1)
+		return -1;
+	if (ftruncate(fd, sizeof(int64_t)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Share fd's word with st; announce: st's waits stamp it. */
+int
+store_waits_attach(struct store *st, int fd, int announce)
+{
+	struct stat	 sb;
+	void		*p;
+
+	/* Only a memfd (which has seals) of the word's size will do. */
+	if (st == NULL || store_pg(st) != NULL || fd < 0 ||
+	    fcntl(fd, F_GET_SEALS) == -1 || fstat(fd, &sb) == -1 ||
+	    sb.st_size < (off_t)sizeof(int64_t))
+		return -1;
+	p = mmap(NULL, sizeof(int64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	st->waits = p;
+	st->announce = announce;
+	return 0;
+}
+
+/* 1 if another process waited for the write lock within the last ms. */
+int
+store_writer_waits(struct store *st)
+{
+	int64_t	 t;
+
+	if (st == NULL || st->waits == NULL || st->announce)
+		return 0;
+	t = atomic_load(st->waits);
+	return t != 0 && util_mono_us() - t < 1000;
 }
 
 static const char *const terminal_statuses[] = {
@@ -218,7 +288,11 @@ store_close(struct store *st)
 	sqlite3_finalize(st->sel_gen);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->sel_key);
+	sqlite3_finalize(st->ins_run);
 	sqlite3_close(st->db);
+	if (st->waits != NULL)
+		munmap((void *)st->waits, sizeof(int64_t));
 	free(st->endpoint);
 	free(st);
 }
@@ -373,16 +447,20 @@ store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
 	int		 rc;
 
 	*created = 0;
+	/* Kept prepared: parsing them was most of a batch line's cost. */
 	if (rn->idempotency_key != NULL) {
-		if (sqlite3_prepare_v2(st->db, "SELECT id FROM runs WHERE "
-		    "idempotency_key = ?", -1, &s, NULL) != SQLITE_OK)
+		if (st->sel_key == NULL && sqlite3_prepare_v3(st->db, "SELECT "
+		    "id FROM runs WHERE idempotency_key = ?", -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->sel_key, NULL) != SQLITE_OK)
 			return -1;
+		s = st->sel_key;
 		sqlite3_bind_text(s, 1, rn->idempotency_key, -1,
 		    SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
 			snprintf(id, idlen, "%s", sqlite3_column_text(s, 0));
-		sqlite3_finalize(s);
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
 		if (rc == SQLITE_ROW)
 			return 0;
 		if (rc != SQLITE_DONE)
@@ -390,13 +468,14 @@ store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
 	}
 	util_run_id(id, idlen);
 	/* Invariant 3: a key is never reused (schema 004, run_seq). */
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO runs (n, id, "
-	    "idempotency_key, queue, priority, endpoint, dialect, request, "
-	    "mode, status, created_at, updated_at, batch, custom_id, "
+	if (st->ins_run == NULL && sqlite3_prepare_v3(st->db, "INSERT INTO "
+	    "runs (n, id, idempotency_key, queue, priority, endpoint, dialect, "
+	    "request, mode, status, created_at, updated_at, batch, custom_id, "
 	    "max_attempts) VALUES ((SELECT n + 1 FROM run_seq), ?, ?, ?, ?, "
-	    "?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)", -1, &s, NULL) !=
-	    SQLITE_OK)
+	    "?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)", -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->ins_run, NULL) != SQLITE_OK)
 		return -1;
+	s = st->ins_run;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (rn->idempotency_key != NULL)
 		sqlite3_bind_text(s, 2, rn->idempotency_key, -1,
@@ -420,7 +499,8 @@ store_run_insert_txn(struct store *st, const struct run_new *rn, char *id,
 		sqlite3_bind_text(s, 12, rn->custom_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 13, rn->max_attempts > 0 ? rn->max_attempts : 1);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE)
 		return -1;
 	*created = 1;
@@ -539,133 +619,6 @@ store_events_append(struct store *st, int64_t n, int64_t gen,
 		return -1;
 	}
 	return added;
-}
-
-/* Append ", col = ?" for a patch field. */
-static void
-patch_col(char *sql, size_t len, const char *col)
-{
-	strncat(sql, ", ", len - strlen(sql) - 1);
-	strncat(sql, col, len - strlen(sql) - 1);
-	strncat(sql, " = ?", len - strlen(sql) - 1);
-}
-
-/*
- * Write the response and text of a patch to run n's row of run_results
- * (schema/005_results.sql): a value the patch leaves NULL keeps its own.
- */
-static int
-patch_result(struct store *st, int64_t n, const struct run_patch *p)
-{
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO run_results (n, response, "
-	    "output_text) VALUES (?1, ?2, ?3) ON CONFLICT (n) DO UPDATE SET "
-	    "response = coalesce(excluded.response, response), output_text = "
-	    "coalesce(excluded.output_text, output_text)", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(s, 1, n);
-	if (p->response != NULL)
-		sqlite3_bind_text(s, 2, p->response, -1, SQLITE_STATIC);
-	if (p->output_text != NULL)
-		sqlite3_bind_text(s, 3, p->output_text, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Apply a run patch conditioned on the lease generation. */
-int
-store_run_patch(struct store *st, int64_t n, int64_t gen,
-    const struct run_patch *p)
-{
-	char		 sql[1024] = "UPDATE runs SET updated_at = ?";
-	sqlite3_stmt	*s = NULL;
-	int		 i = 1, ret = -1;
-
-	if (store_pg(st) != NULL)
-		return pgs_run_patch(store_pg(st), n, gen, p);
-
-	if (p->status != NULL)
-		patch_col(sql, sizeof sql, "status");
-	if (p->backend_id != NULL)
-		patch_col(sql, sizeof sql, "backend_id");
-	if (p->backend_status != NULL)
-		patch_col(sql, sizeof sql, "backend_status");
-	if (p->resolved_mode != NULL)
-		patch_col(sql, sizeof sql, "resolved_mode");
-	if (p->set_error != 0) {
-		patch_col(sql, sizeof sql, "error_status");
-		patch_col(sql, sizeof sql, "error_message");
-		patch_col(sql, sizeof sql, "error_body");
-	}
-	if (p->resumable >= 0)
-		patch_col(sql, sizeof sql, "resumable");
-	if (p->last_event_at != 0)
-		patch_col(sql, sizeof sql, "last_event_at");
-	if (p->creates_inc)
-		strncat(sql, ", creates = creates + 1",
-		    sizeof sql - strlen(sql) - 1);
-	if (p->finished)
-		strncat(sql, ", finished_at = ?1, lease_owner = NULL",
-		    sizeof sql - strlen(sql) - 1);
-	if (p->set_wait == 1)
-		strncat(sql, ", wait_reason = ?, wait_until = ?, "
-		    "wait_tries = ?", sizeof sql - strlen(sql) - 1);
-	else if (p->set_wait == 2 || p->set_wait == -1 || p->finished)
-		strncat(sql, ", wait_reason = NULL, wait_until = NULL",
-		    sizeof sql - strlen(sql) - 1);
-	if (p->set_wait == -1 || p->finished)
-		strncat(sql, ", wait_tries = 0", sizeof sql - strlen(sql) - 1);
-	strncat(sql, " WHERE n = ? AND lease_gen = ?",
-	    sizeof sql - strlen(sql) - 1);
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, i++, util_now_ms());
-#define BIND_TEXT(v) sqlite3_bind_text(s, i++, (v), -1, SQLITE_STATIC)
-	if (p->status != NULL)
-		BIND_TEXT(p->status);
-	if (p->backend_id != NULL)
-		BIND_TEXT(p->backend_id);
-	if (p->backend_status != NULL)
-		BIND_TEXT(p->backend_status);
-	if (p->resolved_mode != NULL)
-		BIND_TEXT(p->resolved_mode);
-	if (p->set_error > 0) {
-		if (p->error_status != 0)
-			sqlite3_bind_int(s, i, p->error_status);
-		i++;
-		BIND_TEXT(p->error_message);
-		BIND_TEXT(p->error_body);
-	} else if (p->set_error < 0)
-		i += 3;		/* bound as NULL */
-#undef BIND_TEXT
-	if (p->resumable >= 0)
-		sqlite3_bind_int(s, i++, p->resumable);
-	if (p->last_event_at != 0)
-		sqlite3_bind_int64(s, i++, p->last_event_at);
-	if (p->set_wait == 1) {
-		sqlite3_bind_text(s, i++, p->wait_reason, -1, SQLITE_STATIC);
-		if (p->wait_until > 0)
-			sqlite3_bind_int64(s, i, p->wait_until);
-		i++;
-		sqlite3_bind_int(s, i++, p->wait_tries);
-	}
-	sqlite3_bind_int64(s, i++, n);
-	sqlite3_bind_int64(s, i++, gen);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto out;
-	ret = sqlite3_changes(st->db) > 0 ? 1 : 0;
-	if (ret == 1 && (p->response != NULL || p->output_text != NULL) &&
-	    patch_result(st, n, p) != 0)
-		ret = -1;
-out:
-	if (ret < 0)
-		store_err(st, "patch run");
-	sqlite3_finalize(s);
-	return ret;
 }
 
 /*

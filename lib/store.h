@@ -41,6 +41,10 @@ struct store	*store_open(const char *path, char **cause);
 void		 store_close(struct store *st);
 /* How long a write waits for another process's lock (default 10 s). */
 void		 store_set_busy_timeout(struct store *st, int ms);
+/* SQLite: writers yield to the supervisor (store.c, store_waits_fd). */
+int		 store_waits_fd(void);
+int		 store_waits_attach(struct store *st, int fd, int announce);
+int		 store_writer_waits(struct store *st);
 /* Highest schema version this build knows. */
 int		 store_schema_version(void);
 

@@ -384,6 +384,10 @@ sup_spawn(struct sup *s, struct child *c)
 			_exit(1);
 		if (dup2(sv[1], 3) == -1)
 			_exit(1);
+		/* fd 4: the writer waits (store_waits_fd), if any. */
+		if (s->waits_fd != -1 ? dup2(s->waits_fd, 4) == -1 :
+		    close(4) == -1 && errno != EBADF)
+			_exit(1);
 		execv(s->exe, argv);
 		_exit(127);
 	default:
@@ -669,6 +673,7 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	s.cfg = cfg;
 	s.argv = argv;
 	s.lock_fd = -1;
+	s.waits_fd = -1;
 	s.started_ms = util_now_ms();
 	log_setrole("supervisor");
 	signal(SIGPIPE, SIG_IGN);
@@ -688,6 +693,11 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	/* Keep the loop (API, reaping) responsive when another process
 	 * holds the write lock; failed writes are retried next tick. */
 	store_set_busy_timeout(s.st, 2000);
+	/* Its waits for the lock make the workers yield (store.c). */
+	if (!store_shared(s.st) &&
+	    ((s.waits_fd = store_waits_fd()) == -1 ||
+	    store_waits_attach(s.st, s.waits_fd, 1) != 0))
+		log_warn("writer waits not shared; workers will not yield");
 	if (sup_host_join(&s, &cause) != 0)
 		goto out;
 	/* Invariant 3: leases from a previous life are fenced. */

@@ -63,6 +63,7 @@ struct sup {
 	int64_t				 shutdown_deadline;
 	int64_t				 started_ms;
 	int				 lock_fd;
+	int				 waits_fd;	/* store_waits_fd */
 	struct sup_metrics		 m;
 	struct wstats			 dead_stats;	/* of exited workers */
 	int64_t				 paused_until;	/* mono ms: 429 */

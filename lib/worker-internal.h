@@ -42,6 +42,14 @@ struct xfer_loop;
  */
 #define FLUSH_MAX_EVENTS	4096
 /*
+ * A run's events go in by this many at a time; between two, a flush whose
+ * supervisor waits for the write lock (store_writer_waits) commits what it
+ * has and leaves the rest of the run for the next transaction. One fast
+ * run can hold thousands of events; writing them whole kept the
+ * supervisor, and so the API, waiting up to 28 ms.
+ */
+#define FLUSH_RUN_CHUNK		512
+/*
  * Backpressure: a run's transfer stops reading while the run has this much
  * event data buffered, or the worker this much in all, and goes on once a
  * flush has written it down to half (a backend faster than the store held
@@ -113,6 +121,7 @@ struct wrun {
 	size_t			 npend;
 	size_t			 cap;
 	size_t			 pend_bytes;	/* data of pend[] */
+	size_t			 flushed;	/* of pend[], this flush: a part */
 	int			 paused;	/* its transfer, by backpressure */
 	int			 dirty;
 	int			 meta_dirty;	/* backend id/status/mode */
@@ -180,6 +189,7 @@ void	worker_store_down(struct worker *w);
 
 /* worker-run.c: a run's state, notes and retries. */
 void	run_pend_clear(struct wrun *r);
+void	run_pend_drop(struct wrun *r, size_t k);
 int64_t	run_backoff(struct wrun *r, const char *retry_after,
 	    const char **reason);
 void	run_dirty(struct wrun *r);

@@ -47,15 +47,28 @@ run_find(struct worker *w, int64_t n)
 void
 run_pend_clear(struct wrun *r)
 {
-	size_t	i;
+	run_pend_drop(r, r->npend);
+}
 
-	for (i = 0; i < r->npend; i++) {
+/* Drop the first k buffered events of r (they are stored). */
+void
+run_pend_drop(struct wrun *r, size_t k)
+{
+	size_t	i, bytes = 0;
+
+	if (k > r->npend)
+		k = r->npend;
+	for (i = 0; i < k; i++) {
+		bytes += r->pend[i].len;
 		free(r->pend[i].type);
 		free(r->pend[i].data);
 	}
-	r->npend = 0;
-	r->w->pend_bytes -= r->pend_bytes;
-	r->pend_bytes = 0;
+	memmove(r->pend, r->pend + k, (r->npend - k) * sizeof *r->pend);
+	r->npend -= k;
+	if (r->npend == 0)
+		bytes = r->pend_bytes;	/* exact, whatever was counted */
+	r->w->pend_bytes -= bytes;
+	r->pend_bytes -= bytes;
 }
 
 /*

@@ -218,6 +218,42 @@ dirty_sort(struct worker *w)
 	free(v);
 }
 
+/*
+ * Inside the flush transaction: write r's buffered events (sev, as many
+ * as r->npend), FLUSH_RUN_CHUNK at a time. If the supervisor waits for
+ * the lock between two chunks, stop there: r->flushed says how many went
+ * in, and the cursor stored is the last of them. Returns what
+ * store_events_append does (-2 fenced, -1 error) or 0, adding the events
+ * stored to *nevents.
+ */
+static int
+flush_run_events(struct worker *w, struct wrun *r, struct store_event *sev,
+    int64_t now, uint64_t *nevents)
+{
+	size_t	off, k;
+	int	rc, end;
+
+	r->flushed = 0;
+	for (off = 0; off < r->npend; off += k) {
+		k = r->npend - off < FLUSH_RUN_CHUNK ? r->npend - off :
+		    FLUSH_RUN_CHUNK;
+		end = off + k == r->npend;
+		rc = store_events_append(w->st, r->n, r->gen, sev + off, k,
+		    end ? r->recv_seq : sev[off + k - 1].seq, now);
+		if (rc < 0) {
+			r->flushed = 0;
+			return rc;
+		}
+		*nevents += (uint64_t)rc;
+		if (!end && store_writer_waits(w->st)) {
+			w->stats.yields++;
+			r->flushed = off + k;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* Commit buffered events and state of every dirty run. */
 static void
 worker_flush(struct worker *w)
@@ -245,6 +281,12 @@ worker_flush(struct worker *w)
 		}
 		return;
 	}
+	/* The supervisor waits for the lock: let it have it first. */
+	if (store_writer_waits(w->st)) {
+		w->stats.yields++;
+		worker_flush_soon(w, 1);
+		return;
+	}
 	t0 = util_mono_us();
 	dirty_sort(w);
 	if (store_begin(w->st) != 0) {
@@ -254,9 +296,13 @@ worker_flush(struct worker *w)
 	TAILQ_FOREACH_SAFE(r, &w->dirty, dirty_entry, tmp) {
 		if (nwritten >= FLUSH_MAX_EVENTS)
 			break;	/* the rest in the next transaction */
+		if (nwritten > 0 && store_writer_waits(w->st)) {
+			w->stats.yields++;
+			break;	/* the same, after the supervisor's write */
+		}
 		last = r;
-		nwritten += r->npend;
 		rc = 1;
+		r->flushed = 0;
 		if (r->npend > 0) {
 			if (r->npend > nsev) {
 				nsev = r->npend;
@@ -268,16 +314,16 @@ worker_flush(struct worker *w)
 				sev[i].data = r->pend[i].data;
 				sev[i].data_len = r->pend[i].len;
 			}
-			rc = store_events_append(w->st, r->n, r->gen, sev,
-			    r->npend, r->recv_seq, now);
+			rc = flush_run_events(w, r, sev, now, &nevents);
 			if (rc == -1) {
 				failed = 1;
 				break;
 			}
-			if (rc > 0)
-				nevents += (uint64_t)rc;
 			rc = rc == -2 ? 0 : 1;
 		}
+		nwritten += r->flushed > 0 ? r->flushed : r->npend;
+		if (r->flushed > 0)
+			break;	/* the supervisor waits: the rest later */
 		if (rc == 1 && r->meta_dirty && r->final_status == NULL) {
 			p = (struct run_patch)RUN_PATCH_INIT;
 			p.backend_id = r->backend_id;
@@ -318,6 +364,14 @@ worker_flush(struct worker *w)
 		json_t	*b;
 
 		more = r != last;
+		if (r->flushed > 0) {	/* part of its events, and the last */
+			b = json_pack("{sI sI}", "n", (json_int_t)r->n,
+			    "last_seq", (json_int_t)r->pend[r->flushed - 1].seq);
+			run_pend_drop(r, r->flushed);
+			r->flushed = 0;
+			worker_send(w, MSG_PROGRESS, b);
+			break;
+		}
 		TAILQ_REMOVE(&w->dirty, r, dirty_entry);
 		r->dirty = 0;
 		if (r->meta_dirty && r->tries_shown && r->retries == 0)
@@ -620,6 +674,9 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 	 */
 	store_set_busy_timeout(w.st, store_shared(w.st) ? 5000 :
 	    BUSY_TIMEOUT_MS);
+	/* fd 4: the supervisor's waits for the write lock (store.c). */
+	if (!store_shared(w.st))
+		(void)store_waits_attach(w.st, 4, 0);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 	w.base = event_base_new();

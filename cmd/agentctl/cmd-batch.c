@@ -21,7 +21,12 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define CHUNK_LINES	500		/* lines per POST /v1/batches */
+/*
+ * Lines per POST /v1/batches. Each POST is one transaction in agentd's
+ * loop, about 60 us a line: 100 keep what waits behind it (a GET, a
+ * follower) under 10 ms; 500 held it 30 ms.
+ */
+#define CHUNK_LINES	100
 #define CHUNK_BYTES	(512 * 1024)	/* about, per POST (--max-body) */
 
 static int	cmd_batch_exec(struct ctl_ctx *, int, char **);

@@ -1240,6 +1240,52 @@ lock_wait_pg(struct fx *f)
  * grow to 100 ms: the supervisor was seen asleep 0.5 s at a time behind
  * the workers' commits, feeding no client meanwhile).
  */
+/*
+ * The supervisor's waits for the write lock are seen by the workers
+ * (store_waits_fd): a worker's connection reports a wait within the last
+ * ms, not an older one, never its own, and nothing without the word.
+ */
+static void
+test_store_writer_waits(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*worker;
+	char		*cause = NULL;
+	int		 fd;
+
+	if (f->pg != NULL) {
+		/* PostgreSQL has row locks: nothing to share. */
+		assert_int_equal(store_waits_attach(f->st, 0, 1), -1);
+		return;
+	}
+	worker = store_open(f->db, &cause);
+	assert_non_null(worker);
+	assert_int_equal(store_writer_waits(worker), 0);
+	assert_int_equal(store_waits_attach(worker, -1, 0), -1);
+	assert_int_equal(store_waits_attach(worker, 0, 0), -1);	/* stdin */
+	fd = store_waits_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(store_waits_attach(f->st, fd, 1), 0);
+	assert_int_equal(store_waits_attach(worker, fd, 0), 0);
+	assert_int_equal(store_writer_waits(worker), 0);
+
+	/* The worker holds the lock; the supervisor's write waits, fails. */
+	assert_int_equal(store_begin(worker), 0);
+	store_set_busy_timeout(f->st, 20);
+	assert_int_not_equal(store_begin(f->st), 0);
+	assert_int_equal(store_writer_waits(worker), 1);
+	assert_int_equal(store_writer_waits(f->st), 0);	/* its own */
+	usleep(3000);
+	assert_int_equal(store_writer_waits(worker), 0);	/* stale */
+	assert_int_equal(store_commit(worker), 0);
+	/* Unheld, the supervisor's write does not wait, nor stamp. */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_writer_waits(worker), 0);
+	store_rollback(f->st);
+	store_close(worker);
+	close(fd);
+}
+
 static void
 test_store_lock_wait_is_short(void **state)
 {
@@ -1329,6 +1375,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_read_bytes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_lock_wait_is_short,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_writer_waits,
 		    setup, teardown),
 	};
 
