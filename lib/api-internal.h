@@ -49,6 +49,7 @@ struct apiconn {
 	struct evhttp_connection *conn;
 	struct follower		*f;	/* its live follow, if any */
 	struct ffollow		*ff;	/* its front stream, if any */
+	struct prune_job	*prune;	/* its prune under way, if any */
 };
 
 struct api {
@@ -69,6 +70,7 @@ struct api {
 	TAILQ_HEAD(, follower)	 followers;
 	int			 nfollowers;
 	TAILQ_HEAD(, ffollow)	 ffollowers;	/* front.c's */
+	TAILQ_HEAD(, prune_job)	 prunes;	/* api-runs.c's */
 	int			 nffollowers;
 	struct evhttp		*front_http;	/* --listen */
 	uint64_t		 sweeps;
@@ -77,6 +79,12 @@ struct api {
 	char			 guard_token[REQGUARD_TOKEN_LEN + 1];
 };
 
+
+/* api-runs.c: end the prunes under way (shutdown). */
+void	 api_prunes_free(struct api *a);
+/* Its client went away: the prune goes on, with no one to answer. */
+struct prune_job;
+void	 api_prune_detach(struct prune_job *j);
 
 /* api.c: replies. */
 void	 api_error(struct evhttp_request *req, int status, const char *code,

@@ -4,6 +4,7 @@
  */
 #include <sys/queue.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,29 +205,145 @@ api_cancel(struct api *a, struct evhttp_request *req, const char *id)
 	free(endpoint);
 }
 
-/* POST /v1/runs/prune */
+/*
+ * POST /v1/runs/prune: a prune under way. One store_prune_slice per loop
+ * turn, each sized to take about PRUNE_TURN_MS, so the API, followers and
+ * assignments go on between them (a store of 1,000,000 runs took 30 s to
+ * prune in one transaction, all of it with the loop and the write lock
+ * held). The reply comes once the prune is done, or max_runs are gone.
+ */
+#define PRUNE_TURN_MS	5
+
+struct prune_job {
+	TAILQ_ENTRY(prune_job)	 entry;
+	struct api		*a;
+	struct evhttp_request	*req;	/* NULL once its client left */
+	struct apiconn		*ac;
+	struct event		*ev;
+	int64_t			 cutoff;
+	int64_t			 from;	/* next key; -1 done */
+	int64_t			 t0;	/* mono ms */
+	long long		 max_runs;	/* 0: all */
+	long long		 deleted;
+	int			 slice;	/* runs a turn examines */
+	int			 turns;
+};
+
+static void
+prune_job_free(struct prune_job *j)
+{
+	TAILQ_REMOVE(&j->a->prunes, j, entry);
+	if (j->ac != NULL)
+		j->ac->prune = NULL;
+	event_free(j->ev);
+	free(j);
+}
+
+void
+api_prune_detach(struct prune_job *j)
+{
+	j->req = NULL;
+	j->ac = NULL;
+}
+
+/* Shutdown: a prune not done answers 503; what it deleted stays deleted. */
+void
+api_prunes_free(struct api *a)
+{
+	struct prune_job	*j;
+
+	while ((j = TAILQ_FIRST(&a->prunes)) != NULL) {
+		if (j->req != NULL)
+			api_error(j->req, 503, "shutting_down", "agentd is "
+			    "stopping; %lld runs were pruned", j->deleted);
+		prune_job_free(j);
+	}
+}
+
+static void
+prune_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct prune_job	*j = arg;
+	struct timeval		 now = { 0, 0 };
+	int64_t			 t0 = util_mono_us(), dt;
+	int			 max = j->slice, n;
+
+	(void)fd;
+	(void)what;
+	if (j->max_runs > 0 && j->max_runs - j->deleted < max)
+		max = (int)(j->max_runs - j->deleted);
+	if ((n = store_prune_slice(j->a->h.st, j->cutoff, &j->from, max)) <
+	    0) {
+		log_warnx("prune failed after %lld runs", j->deleted);
+		if (j->req != NULL)
+			api_error(j->req, 503, "store_error", "prune failed "
+			    "after %lld runs", j->deleted);
+		prune_job_free(j);
+		return;
+	}
+	j->deleted += n;
+	j->turns++;
+	/* Aim each turn at PRUNE_TURN_MS. */
+	dt = util_mono_us() - t0;
+	if (dt < PRUNE_TURN_MS * 400 && j->slice < 65536)
+		j->slice *= 2;
+	else if (dt > PRUNE_TURN_MS * 1500 && j->slice > 16)
+		j->slice /= 2;
+	if (j->from >= 0 && (j->max_runs == 0 || j->deleted < j->max_runs)) {
+		event_add(j->ev, &now);
+		return;
+	}
+	log_info("pruned %lld finished runs in %lld ms (%d turns)",
+	    j->deleted, (long long)(util_mono_ms() - j->t0), j->turns);
+	if (j->req != NULL)
+		api_json(j->req, 200, json_pack("{sI sb}", "deleted",
+		    (json_int_t)j->deleted, "more", j->from >= 0));
+	prune_job_free(j);
+}
+
 void
 api_prune(struct api *a, struct evhttp_request *req)
 {
-	json_t	*body, *v;
-	int	 n;
+	struct prune_job	*j;
+	json_t			*body, *v, *m;
+	struct timeval		 now = { 0, 0 };
 
 	if ((body = api_body_json(req, 0)) == NULL)
 		return;
 	v = json_object_get(body, "older_than_s");
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+	m = json_object_get(body, "max_runs");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > INT64_MAX / 1000) {
 		json_decref(body);
 		api_error(req, 400, "bad_request", "older_than_s must be a "
 		    "non-negative integer (seconds)");
 		return;
 	}
-	n = store_prune(a->h.st, util_now_ms() - json_integer_value(v) *
-	    1000);
-	json_decref(body);
-	if (n < 0) {
-		api_error(req, 503, "store_error", "prune failed");
+	if (m != NULL && !json_is_null(m) && (!json_is_integer(m) ||
+	    json_integer_value(m) <= 0)) {
+		json_decref(body);
+		api_error(req, 400, "bad_request", "max_runs must be a "
+		    "positive integer");
 		return;
 	}
-	log_info("pruned %d finished runs", n);
-	api_json(req, 200, json_pack("{si}", "deleted", n));
+	j = xcalloc(1, sizeof *j);
+	j->a = a;
+	j->req = req;
+	j->cutoff = util_now_ms() - json_integer_value(v) * 1000;
+	j->max_runs = json_is_integer(m) ? json_integer_value(m) : 0;
+	j->slice = 256;
+	j->t0 = util_mono_ms();
+	json_decref(body);
+	/* Tracked (api.c refuses what is not), so its close is seen. */
+	if ((j->ac = api_conn(a, req)) == NULL || j->ac->prune != NULL) {
+		api_error(req, j->ac == NULL ? 503 : 409, "conflict", "%s",
+		    j->ac == NULL ? "too many connections" : "a prune is "
+		    "under way on this connection");
+		free(j);
+		return;
+	}
+	j->ac->prune = j;
+	j->ev = evtimer_new(a->h.base, prune_turn, j);
+	TAILQ_INSERT_TAIL(&a->prunes, j, entry);
+	event_add(j->ev, &now);
 }

@@ -206,6 +206,8 @@ api_conn_closed(struct evhttp_connection *conn, void *arg)
 	}
 	if (ac->ff != NULL)
 		front_follow_free(ac->ff);	/* the run goes on */
+	if (ac->prune != NULL)
+		api_prune_detach(ac->prune);	/* the prune goes on */
 	TAILQ_REMOVE(&ac->a->conns, ac, entry);
 	ac->a->nconns--;
 	free(ac);
@@ -648,6 +650,7 @@ api_start(const struct api_host *h, char **cause)
 	a->h = *h;
 	a->fd = -1;
 	TAILQ_INIT(&a->followers);
+	TAILQ_INIT(&a->prunes);
 	TAILQ_INIT(&a->ffollowers);
 	TAILQ_INIT(&a->conns);
 	if (h->cfg->socket_group != NULL) {
@@ -714,6 +717,7 @@ api_shutdown(struct api *a)
 	if (a == NULL)
 		return;
 	a->shutting_down = 1;
+	api_prunes_free(a);
 	while ((f = TAILQ_FIRST(&a->followers)) != NULL) {
 		struct evhttp_request	*req = f->req;
 

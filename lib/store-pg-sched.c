@@ -550,26 +550,38 @@ err:
 }
 
 /*
- * Delete finished runs (and their events) older than cutoff, in one
- * statement. Attempts are kept, as the SQLite store keeps them.
+ * One slice of a prune (store_prune_slice), one statement: of the next max
+ * runs by key from *from, delete those finished before cutoff with their
+ * events and attempts.
  */
 int
-pgs_prune(struct pgstore *ps, int64_t cutoff)
+pgs_prune_slice(struct pgstore *ps, int64_t cutoff, int64_t *from, int max)
 {
 	PGresult	*res;
-	const char	*pv[1];
-	char		 cb[24];
+	const char	*pv[3];
+	char		 cb[24], fb[24], mb[24];
 	int		 count;
 
-	pv[0] = pgs_i64(cb, cutoff);
-	res = pgs_exec(ps, "prune", "WITH gone AS (DELETE FROM runs WHERE "
-	    "finished_at IS NOT NULL AND finished_at < $1 AND status NOT IN "
-	    ACTIVE_SQL " RETURNING n), ev AS (DELETE FROM events WHERE run_n "
-	    "IN (SELECT n FROM gone)), at AS (DELETE FROM attempts WHERE "
-	    "run_n IN (SELECT n FROM gone)) SELECT count(*) FROM gone", 1, pv);
+	if (*from < 0)
+		return 0;
+	pv[0] = pgs_i64(fb, *from);
+	pv[1] = pgs_i64(mb, max > 0 ? max : 1);
+	pv[2] = pgs_i64(cb, cutoff);
+	res = pgs_exec(ps, "prune", "WITH s AS (SELECT max(n) AS hi FROM "
+	    "(SELECT n FROM runs WHERE n >= $1 ORDER BY n LIMIT $2) k), "
+	    "gone AS (DELETE FROM runs WHERE n BETWEEN $1 AND (SELECT hi FROM "
+	    "s) AND finished_at IS NOT NULL AND finished_at < $3 AND status "
+	    "NOT IN " ACTIVE_SQL " RETURNING n), ev AS (DELETE FROM events "
+	    "WHERE run_n IN (SELECT n FROM gone)), at AS (DELETE FROM attempts "
+	    "WHERE run_n IN (SELECT n FROM gone)) SELECT (SELECT hi FROM s), "
+	    "(SELECT count(*) FROM gone)", 3, pv);
 	if (res == NULL)
 		return -1;
-	count = (int)pgs_int(res, 0, 0, -1);
+	if (PQgetisnull(res, 0, 0))
+		*from = -1;
+	else
+		*from = pgs_int(res, 0, 0, -1) + 1;
+	count = (int)pgs_int(res, 0, 1, -1);
 	PQclear(res);
 	return count;
 }

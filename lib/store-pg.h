@@ -148,7 +148,8 @@ json_t	*pgs_resume_stale(struct pgstore *ps);
 int	pgs_cancel(struct pgstore *ps, const char *id, int64_t *n,
 	    char **owner, char **backend_id, char **endpoint,
 	    const char **msg);
-int	pgs_prune(struct pgstore *ps, int64_t cutoff);
+int	pgs_prune_slice(struct pgstore *ps, int64_t cutoff, int64_t *from,
+	    int max);
 int	pgs_run_delete(struct pgstore *ps, const char *id);
 
 /* store-pg-hosts.c */

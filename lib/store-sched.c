@@ -551,57 +551,96 @@ out:
 	return ret;
 }
 
-/* Delete finished runs (and their events) older than cutoff. */
+/* The runs of a prune slice (?1..?2) that go: finished before ?3. */
+#define PRUNE_GONE "n BETWEEN ?1 AND ?2 AND finished_at IS NOT NULL AND " \
+	"finished_at < ?3 AND status NOT IN " ACTIVE_SQL
+
+/*
+ * One slice of a prune, one transaction: of the next max runs by key from
+ * *from, delete those finished before cutoff, with their events, attempts
+ * and result. *from moves past the slice, to -1 once no run is left.
+ * Returns the runs deleted, or -1. A slice is bounded by keys, not by what
+ * matches, so it never scans the whole table.
+ */
 int
-store_prune(struct store *st, int64_t cutoff)
+store_prune_slice(struct store *st, int64_t cutoff, int64_t *from, int max)
 {
-	static const char *const owned[][2] = {
-		{ "events", "run_n" }, { "attempts", "run_n" },
-		{ "run_results", "n" }
+	static const char *const del[] = {
+		"DELETE FROM events WHERE run_n IN (SELECT n FROM runs WHERE "
+		    PRUNE_GONE ")",
+		"DELETE FROM attempts WHERE run_n IN (SELECT n FROM runs WHERE "
+		    PRUNE_GONE ")",
+		"DELETE FROM run_results WHERE n IN (SELECT n FROM runs WHERE "
+		    PRUNE_GONE ")",
+		"DELETE FROM runs WHERE " PRUNE_GONE
 	};
 	sqlite3_stmt	*s = NULL;
-	char		 sql[256];
+	int64_t		 hi;
 	size_t		 i;
 	int		 count = -1;
 
 	if (store_pg(st) != NULL)
-		return pgs_prune(store_pg(st), cutoff);
-
+		return pgs_prune_slice(store_pg(st), cutoff, from, max);
+	if (*from < 0)
+		return 0;
 	if (store_begin(st) != 0)
 		return -1;
-	/* What belongs to the runs that go, then the runs. */
-	for (i = 0; i < sizeof owned / sizeof owned[0]; i++) {
-		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s IN (SELECT n "
-		    "FROM runs WHERE finished_at IS NOT NULL AND finished_at < "
-		    "?1 AND status NOT IN " ACTIVE_SQL ")", owned[i][0],
-		    owned[i][1]);
-		if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) !=
+	if (sqlite3_prepare_v2(store_db(st), "SELECT max(n) FROM (SELECT n "
+	    "FROM runs WHERE n >= ?1 ORDER BY n LIMIT ?2)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, *from);
+	sqlite3_bind_int(s, 2, max > 0 ? max : 1);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+		sqlite3_finalize(s);
+		store_rollback(st);
+		*from = -1;
+		return 0;
+	}
+	hi = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	for (i = 0; i < sizeof del / sizeof del[0]; i++) {
+		if (sqlite3_prepare_v2(store_db(st), del[i], -1, &s, NULL) !=
 		    SQLITE_OK)
 			goto out;
-		sqlite3_bind_int64(s, 1, cutoff);
+		sqlite3_bind_int64(s, 1, *from);
+		sqlite3_bind_int64(s, 2, hi);
+		sqlite3_bind_int64(s, 3, cutoff);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			goto out;
 		sqlite3_finalize(s);
 		s = NULL;
 	}
-	if (sqlite3_prepare_v2(store_db(st), "DELETE FROM runs WHERE finished_at IS "
-	    "NOT NULL AND finished_at < ?1 AND status NOT IN " ACTIVE_SQL, -1,
-	    &s, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, cutoff);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto out;
 	count = sqlite3_changes(store_db(st));
-	sqlite3_finalize(s);
-	s = NULL;
 	if (store_commit(st) != 0)
 		return -1;
+	*from = hi + 1;
 	return count;
 out:
 	store_err(st, "prune");
 	sqlite3_finalize(s);
 	store_rollback(st);
 	return -1;
+}
+
+/* Delete finished runs (and what they own) older than cutoff, slice by
+ * slice (the API's prune gives the loop a turn between slices). */
+int
+store_prune(struct store *st, int64_t cutoff)
+{
+	int64_t	 from = 0;
+	int	 n, count = 0;
+
+	while (from >= 0) {
+		if ((n = store_prune_slice(st, cutoff, &from,
+		    STORE_PRUNE_SLICE)) < 0)
+			return -1;
+		count += n;
+	}
+	return count;
 }
 
 /* Delete finished run id with its events and attempts. */

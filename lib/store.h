@@ -251,6 +251,10 @@ int	store_cancel(struct store *st, const char *id, int64_t *n,
 	    const char **msg);
 /* Delete finished runs older than cutoff (unix ms); count or -1. */
 int	store_prune(struct store *st, int64_t cutoff);
+/* One transaction of it: see store-sched.c. */
+#define STORE_PRUNE_SLICE	500
+int	store_prune_slice(struct store *st, int64_t cutoff, int64_t *from,
+	    int max);
 
 /* --- reads for the API (new references, NULL if absent or on error) --- */
 json_t	*store_run_json(struct store *st, const char *id);

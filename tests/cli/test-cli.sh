@@ -380,7 +380,7 @@ ctl submit --model m --input "old" --metadata fake_age_s=864000
 OLD=$(cat "$TMP/out")
 ctl prune --older-than 7d
 check "prune" 0 '^pruned 1 runs$'
-pycheck "prune: body" '[e for e in log if e["method"] == "POST"][-1]["body"] == {"older_than_s": 604800}'
+pycheck "prune: body" '[e for e in log if e["method"] == "POST"][-1]["body"] == {"older_than_s": 604800, "max_runs": 50000}'
 ctl show "$OLD"
 check "prune: run gone" 4
 ctl prune --older-than 3600 --json

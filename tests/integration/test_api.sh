@@ -237,4 +237,39 @@ PY
 check "connection limit: the extra connection gets 503" grep -q "200 OK.*200 OK.*503" "$T/conns"
 check "connection limit: logged" grep -q "connections open, the limit" "$T/agentd.log"
 check "connection limit: served again once they close" health
+
+# --- prune in slices: 20,000 old runs with events, attempts, results
+kill_agentd 15
+sql "DELETE FROM runs; DELETE FROM events; DELETE FROM attempts; DELETE FROM run_results;
+    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)
+    INSERT INTO runs (id, endpoint, request, status, created_at, updated_at, finished_at)
+    SELECT printf('r_p%015x', i), 'http://x', '{}', 'completed', i, i, i FROM c;
+    INSERT INTO events (run_n, seq, type, data, at) SELECT n, s.value, 'x', '{}', 1
+        FROM runs, generate_series(0, 4) AS s;
+    INSERT INTO attempts (run_n, attempt, status, ended_at) SELECT n, 1, 'failed', 1 FROM runs;
+    INSERT INTO run_results (n, output_text) SELECT n, 'old text' FROM runs;
+    INSERT INTO runs (id, endpoint, request, status, created_at, updated_at, not_before)
+    VALUES ('r_pending00000001', 'http://x', '{}', 'pending', unixepoch() * 1000, unixepoch() * 1000, 9000000000000000)"
+start_agentd --workers 2 --max-body 4096 --max-connections 64
+prune_api() { curl -s --unix-socket "$SOCK" -H 'Content-Type: application/json' -d "$1" http://localhost/v1/runs/prune; }
+check "prune: max_runs 0 refused" sh -c "curl -s -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' -d '{\"older_than_s\":0,\"max_runs\":0}' http://localhost/v1/runs/prune | grep -qx 400"
+check "prune: max_runs not a number refused" sh -c "curl -s -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' -d '{\"older_than_s\":0,\"max_runs\":\"x\"}' http://localhost/v1/runs/prune | grep -qx 400"
+check "prune: older_than_s too large refused" sh -c "curl -s -o /dev/null -w '%{http_code}' --unix-socket '$SOCK' -d '{\"older_than_s\":9223372036854775807}' http://localhost/v1/runs/prune | grep -qx 400"
+check "prune: max_runs stops there and says more" sh -c "prune_api() { curl -s --unix-socket '$SOCK' -d \"\$1\" http://localhost/v1/runs/prune; }; prune_api '{\"older_than_s\":0,\"max_runs\":2500}' | grep -qx '{\"deleted\":2500,\"more\":true}'"
+check "prune: the oldest went first" [ "$(sql "SELECT min(finished_at) FROM runs WHERE status = 'completed'")" -eq 2501 ]
+# A client that leaves mid-prune: the prune goes on, agentd stays up.
+python3 - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+body = b'{"older_than_s":0,"max_runs":5000}'
+s.sendall(b"POST /v1/runs/prune HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+s.close()
+PY
+check "prune: a client gone mid-prune leaves agentd up" wait_for 10 sh -c "[ \"\$(sqlite3 '$DB' 'SELECT count(*) FROM runs')\" -eq 12501 ]"
+check "prune: agentd answers after it" health
+ctl prune --older-than 0s >"$T/prune.out" 2>&1
+check "prune: the rest, in slices" grep -qx "pruned 12500 runs" "$T/prune.out"
+check "prune: many turns, not one transaction" sh -c "grep 'pruned 12500 finished runs' '$T/agentd.log' | grep -Eq '\(([2-9]|[1-9][0-9]+) turns\)'"
+check "prune: only the pending run is left" [ "$(sql "SELECT group_concat(status) FROM runs")" = pending ]
+check "prune: nothing a pruned run owned is left" [ "$(sql "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts) + (SELECT count(*) FROM run_results)")" -eq 0 ]
 exit 0

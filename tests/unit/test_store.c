@@ -619,6 +619,38 @@ test_store_abandon_and_resume(void **state)
 	assert_non_null(strstr(msg, "abandoned or failed"));
 }
 
+/*
+ * A prune slice examines the next max runs by key, deletes the finished
+ * ones among them, and moves on; a run still pending is never deleted,
+ * and the end says so (from -1).
+ */
+static void
+test_store_prune_slices(void **state)
+{
+	struct fx	*f = *state;
+	char		 id[32];
+	int		 created, i, n, total = 0, slices = 0;
+	int64_t		 from = 0;
+
+	for (i = 0; i < 5; i++)
+		new_run(f->st, NULL, id, sizeof id, &created);
+	/* The newest stays pending; the others finished long ago. */
+	sql_exec(f, "UPDATE runs SET status = 'completed', finished_at = 1 "
+	    "WHERE n < (SELECT max(n) FROM runs)");
+	while (from >= 0) {
+		n = store_prune_slice(f->st, util_now_ms(), &from, 2);
+		assert_true(n >= 0 && n <= 2);
+		total += n;
+		slices++;
+		assert_true(slices < 10);
+	}
+	assert_int_equal(total, 4);
+	assert_int_equal(slices, 4);	/* 2 + 2 + 1 (pending), then none */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(store_prune_slice(f->st, util_now_ms(), &from, 2), 0);
+	assert_int_equal(from, -1);
+}
+
 static void
 test_store_cancel_and_prune(void **state)
 {
@@ -1377,6 +1409,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_lock_wait_is_short,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_writer_waits,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_prune_slices,
 		    setup, teardown),
 	};
 
