@@ -212,7 +212,9 @@ api_cancel(struct api *a, struct evhttp_request *req, const char *id)
  * prune in one transaction, all of it with the loop and the write lock
  * held). The reply comes once the prune is done, or max_runs are gone.
  */
-#define PRUNE_TURN_MS	5
+#define PRUNE_TURN_MS	4
+#define PRUNE_WAL_PAGES		8192	/* 32 MB of 4 KB pages */
+#define PRUNE_WAL_WAIT_MS	250
 
 struct prune_job {
 	TAILQ_ENTRY(prune_job)	 entry;
@@ -226,6 +228,7 @@ struct prune_job {
 	long long		 max_runs;	/* 0: all */
 	long long		 deleted;
 	int			 slice;	/* runs a turn examines */
+	int			 waited;	/* for the WAL, before this slice */
 	int			 turns;
 };
 
@@ -264,12 +267,27 @@ static void
 prune_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct prune_job	*j = arg;
-	struct timeval		 now = { 0, 0 };
+	struct timeval		 gap = { 0, 0 };
 	int64_t			 t0 = util_mono_us(), dt;
 	int			 max = j->slice, n;
 
 	(void)fd;
 	(void)what;
+	/*
+	 * The prune writes the WAL faster than the workers' checkpoints
+	 * (each second, store.c) empty it, and a WAL that is never emptied
+	 * is never restarted: it grew to the supervisor's safety net, whose
+	 * checkpoint held the loop 120-240 ms. Past PRUNE_WAL_PAGES, wait
+	 * for them once per slice.
+	 */
+	if (store_wal_frames(j->a->h.st) > PRUNE_WAL_PAGES && !j->waited) {
+		struct timeval	 later = { 0, PRUNE_WAL_WAIT_MS * 1000 };
+
+		j->waited = 1;
+		event_add(j->ev, &later);
+		return;
+	}
+	j->waited = 0;
 	if (j->max_runs > 0 && j->max_runs - j->deleted < max)
 		max = (int)(j->max_runs - j->deleted);
 	if ((n = store_prune_slice(j->a->h.st, j->cutoff, &j->from, max)) <
@@ -290,7 +308,16 @@ prune_turn(evutil_socket_t fd, short what, void *arg)
 	else if (dt > PRUNE_TURN_MS * 1500 && j->slice > 16)
 		j->slice /= 2;
 	if (j->from >= 0 && (j->max_runs == 0 || j->deleted < j->max_runs)) {
-		event_add(j->ev, &now);
+		/*
+		 * A request takes several loop turns (accept, read, reply):
+		 * one slice per turn made each wait for three or four slices.
+		 * A pause after each (half its time, 1 ms at least) lets the
+		 * loop run dry first.
+		 */
+		gap.tv_usec = dt / 2 > 1000 ? (suseconds_t)(dt / 2) : 1000;
+		if (gap.tv_usec > 100000)
+			gap.tv_usec = 100000;
+		event_add(j->ev, &gap);
 		return;
 	}
 	log_info("pruned %lld finished runs in %lld ms (%d turns)",

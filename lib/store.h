@@ -45,6 +45,10 @@ void		 store_set_busy_timeout(struct store *st, int ms);
 int		 store_waits_fd(void);
 int		 store_waits_attach(struct store *st, int fd, int announce);
 int		 store_writer_waits(struct store *st);
+/* SQLite: who checkpoints the WAL (store.c). */
+void		 store_set_autocheckpoint(struct store *st, int pages);
+int		 store_checkpoint(struct store *st);
+int		 store_wal_frames(struct store *st);
 /* Highest schema version this build knows. */
 int		 store_schema_version(void);
 

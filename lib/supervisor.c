@@ -693,6 +693,8 @@ supervisor_main(const struct agentd_config *cfg, char **argv)
 	/* Keep the loop (API, reaping) responsive when another process
 	 * holds the write lock; failed writes are retried next tick. */
 	store_set_busy_timeout(s.st, 2000);
+	/* The workers checkpoint; this is only a safety net (store.c). */
+	store_set_autocheckpoint(s.st, 16384);
 	/* Its waits for the lock make the workers yield (store.c). */
 	if (!store_shared(s.st) &&
 	    ((s.waits_fd = store_waits_fd()) == -1 ||

@@ -160,6 +160,7 @@ struct worker {
 	int				 npaused;	/* runs paused */
 	struct event			*flush_ev;
 	struct event			*hb_ev;
+	struct event			*ckpt_ev;	/* worker_ckpt_cb */
 	struct event			*sigterm_ev;
 	int				 flush_armed;
 	int				 exiting;

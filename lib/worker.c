@@ -625,6 +625,25 @@ worker_hb_cb(evutil_socket_t fd, short what, void *arg)
 	    stats_json(&w->stats)));
 }
 
+/*
+ * Checkpoint the WAL (store_checkpoint): the supervisor leaves it to the
+ * workers. Each second, and each 100 ms while it holds over 4,096 pages
+ * (a prune writes 30-90 MB a second, and only a checkpoint that catches
+ * up lets the WAL restart).
+ */
+static void
+worker_ckpt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct timeval	 tv = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	if (store_checkpoint(w->st) > 4096)
+		tv = (struct timeval){ 0, 100 * 1000 };
+	evtimer_add(w->ckpt_ev, &tv);
+}
+
 static void
 worker_sigterm_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -687,6 +706,9 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 	w.flush_ev = evtimer_new(w.base, worker_flush_cb, &w);
 	w.hb_ev = event_new(w.base, -1, EV_PERSIST, worker_hb_cb, &w);
 	event_add(w.hb_ev, &one);
+	w.ckpt_ev = evtimer_new(w.base, worker_ckpt_cb, &w);
+	if (!store_shared(w.st))
+		evtimer_add(w.ckpt_ev, &one);
 	w.sigterm_ev = evsignal_new(w.base, SIGTERM, worker_sigterm_cb, &w);
 	event_add(w.sigterm_ev, NULL);
 	worker_send(&w, MSG_HELLO, json_pack("{si si}", "instance", instance,
@@ -698,6 +720,7 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 		run_free(r);
 	event_free(w.flush_ev);
 	event_free(w.hb_ev);
+	event_free(w.ckpt_ev);
 	event_free(w.sigterm_ev);
 	bufferevent_free(w.sup);
 	xfer_loop_free(w.xl);

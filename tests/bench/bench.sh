@@ -728,10 +728,13 @@ API_EV=10
 
 # gen_store DB RUNS EVENTS_PER_RUN: a big historic store in agentd's schema
 # (applied by agentd itself). Only the runs columns the schema has are
-# filled, so the generator follows schema migrations.
+# filled, so the generator follows schema migrations. The runs are spread
+# evenly over GEN_DAYS days, ending a day ago.
+GEN_DAYS=14
 gen_store() {
 	_db=$1 _n=$2 _e=$3
-	_base=$(($(now_ms) - _n * 1000 - 86400000))
+	_sp=$((GEN_DAYS * 86400000 / _n))
+	_base=$(($(now_ms) - _n * _sp - 86400000))
 	_chunk=100000
 	sql "$_db" "SELECT name FROM pragma_table_info('runs')" >"$T/runs.cols"
 	# column<TAB>expression (value is the run number)
@@ -753,11 +756,11 @@ attempts	1
 creates	1
 last_seq	$((_e - 1))
 event_count	$_e
-last_event_at	$_base + value * 1000 + $_e
+last_event_at	$_base + value * $_sp + $_e
 output_text	printf('r%d-tok0 r%d-tok1 ', value, value)
-created_at	$_base + value * 1000
-updated_at	$_base + value * 1000 + $_e
-finished_at	$_base + value * 1000 + $_e
+created_at	$_base + value * $_sp
+updated_at	$_base + value * $_sp + $_e
+finished_at	$_base + value * $_sp + $_e
 EOF
 	_cols=$(awk -F '\t' 'FNR == NR { have[$1] = 1; next }
 	    have[$1] { printf "%s%s", sep, $1; sep = ", " }' \
@@ -786,7 +789,7 @@ INSERT INTO events (run_n, seq, type, data, at)
 SELECT r.value, s.value, $_type,
   printf('{"type":"%s","sequence_number":%d,"item_id":"msg_%024x","output_index":0,"content_index":0,"delta":"r%d-tok%d ","logprobs":[]}',
     $_type, s.value, r.value, r.value, s.value),
-  $_base + r.value * 1000 + s.value
+  $_base + r.value * $_sp + s.value
 FROM generate_series($_lo, $_hi) AS r CROSS JOIN generate_series(0, $((_e - 1))) AS s;
 $([ -z "$_results" ] || echo "INSERT INTO run_results (n, output_text) SELECT value, printf('r%d-tok0 r%d-tok1 ', value, value) FROM generate_series($_lo, $_hi);")
 COMMIT;
@@ -857,6 +860,80 @@ follow_lat() {
 		}' "$T/$_fn.fw$k.mock" "$T/$_fn.fw$k.agentd" >>"$T/$_fn.fw.ms"
 		k=$((k + 1))
 	done
+}
+
+# db_mb DB / db_free_mb DB: a SQLite file's size, and what of it is free
+# pages (reused by later writes; only VACUUM gives them back).
+db_mb() { calc "$(stat -c %s "$1") / 1048576" 0; }
+db_free_mb() { calc "$(sql "$1" "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size") / 1048576" 0; }
+
+# growth DB: on the api scenario's store (API_RUNS runs over days, its
+# load and follows since), with agentd running: what the disk holds per
+# million events, agentd's ingestion rate on it with no API load, a prune
+# of what is older than 7 days (its time, and GET meanwhile), and whether
+# the space prune frees is reused.
+growth() {
+	_db=$1
+	_ev0=$(sql "$_db" "SELECT count(*) FROM events")
+	_mb0=$(db_mb "$_db")
+	_gen_per=$(calc "$_mb0 * 1000000 / $_ev0" 0)
+	note "growth: $_ev0 events, $_mb0 MB ($_gen_per MB per million events)"
+	# Ingestion on the grown store, nothing else asking.
+	jsonl "$T/gr-load.jsonl" $TP_RUNS $TP_DELTAS 0 gr-load
+	_n0=$(sql "$_db" "SELECT max(n) FROM runs")
+	_t0=$(now_ms)
+	submit_jsonl "$T/gr-load.jsonl"
+	wait_terminal "$_db" 300
+	_end=$(sql "$_db" "SELECT max(finished_at) FROM runs WHERE n > $_n0")
+	_lev=$(sql "$_db" "SELECT count(*) FROM events WHERE run_n > $_n0")
+	_evps=$(calc "$_lev / (($_end - $_t0) / 1000)" 0)
+	_mb1=$(db_mb "$_db")
+	_ev1=$(sql "$_db" "SELECT count(*) FROM events")
+	_org_per=$(calc "($_mb1 - $_mb0) * 1000000 / ($_ev1 - $_ev0)" 0)
+	note "  ingestion: $_lev events at $_evps events/s; the file grew $(($_mb1 - $_mb0)) MB ($_org_per MB per million events as ingested)"
+	# Prune what is older than 7 days, GET sampled meanwhile.
+	_old=$(sql "$_db" "SELECT count(*), coalesce(sum(event_count), 0) FROM runs WHERE finished_at < $(now_ms) - 7 * 86400000" | tr '|' ' ')
+	set -- $_old
+	_pr_runs=$1 _pr_ev=$2
+	: >"$T/gr.get.ms"
+	rm -f "$T/gr.done"
+	_gid=$(sql "$_db" "SELECT id FROM runs ORDER BY n DESC LIMIT 1")
+	(while [ ! -e "$T/gr.done" ]; do
+		curl -s --unix-socket "$SOCK" -o /dev/null -w '%{time_total}\n' \
+		    "http://localhost/v1/runs/$_gid" | awk '{ print $1 * 1000 }'
+		sleep 0.01
+	done >>"$T/gr.get.ms") &
+	_gp=$!
+	_p0=$(now_ms)
+	_pruned=$("$BIN/agentctl" -s "$SOCK" prune --older-than 7d 2>>"$T/batch.log" | awk '{ print $2 }')
+	_ps=$(calc "($(now_ms) - $_p0) / 1000" 1)
+	touch "$T/gr.done"
+	wait $_gp
+	_gget=$("$LB" pct <"$T/gr.get.ms")
+	_mb2=$(db_mb "$_db")
+	_free2=$(db_free_mb "$_db")
+	_ev2=$(sql "$_db" "SELECT count(*) FROM events")
+	_live_per=$(calc "($_mb2 - $_free2) * 1000000 / $_ev2" 0)
+	note "  prune --older-than 7d: ${_pruned:-?} runs ($_pr_ev events) in $_ps s; GET meanwhile $_gget"
+	note "  after: $_ev2 events, file $_mb2 MB of which $_free2 MB free ($_live_per MB per million events live)"
+	# The same load again: the free pages take it.
+	jsonl "$T/gr-load2.jsonl" $TP_RUNS $TP_DELTAS 0 gr-load2
+	submit_jsonl "$T/gr-load2.jsonl"
+	wait_terminal "$_db" 300
+	_mb3=$(db_mb "$_db")
+	_free3=$(db_free_mb "$_db")
+	note "  another $_lev events after the prune: file $_mb3 MB ($(($_mb3 - $_mb2)) MB more), $_free3 MB free"
+	p() { echo "$2" | kv "$1" /dev/stdin; }
+	row "growth: MB per million events (generated / ingested / live after prune)" "$_gen_per/$_org_per/$_live_per" "n/a" "n/a"
+	row "growth: events/s on the $_ev0-event store" "$_evps" "n/a" "n/a"
+	row "growth: prune 7d, runs/s" "$(calc "${_pruned:-0} / $_ps" 0)" "n/a" "n/a"
+	row "growth: GET during prune p50/p99/max ms" "$(p p50 "$_gget")/$(p p99 "$_gget")/$(p max "$_gget")" "n/a" "n/a"
+	_line="growth: store of $_ev0 events over $GEN_DAYS days: $_mb0 MB, $_gen_per MB per million events as generated; $_lev events ingested on it at $_evps events/s (nothing else asking), $_org_per MB per million as ingested; prune --older-than 7d removed ${_pruned:-?} runs / $_pr_ev events in $_ps s ($(calc "${_pruned:-0} / $_ps" 0) runs/s), GET /v1/runs/ID meanwhile p50 $(p p50 "$_gget") p99 $(p p99 "$_gget") max $(p max "$_gget") ms ($(p n "$_gget") calls); after it $_ev2 events live, file $_mb2 MB with $_free2 MB free ($_live_per MB per million live events); the same load again grew the file $(($_mb3 - $_mb2)) MB ($_free3 MB still free)"
+	# What crossed the 7 days while it ran may stay; nothing older may.
+	_left=$(sql "$_db" "SELECT count(*) FROM runs WHERE finished_at < $_p0 - 7 * 86400000")
+	[ -n "$_pruned" ] && [ "$_pruned" -ge "$_pr_runs" ] && [ "$_left" = 0 ] ||
+	    _line="$_line, FAILED: prune removed ${_pruned:-nothing} of $_pr_runs, $_left older than 7 days left"
+	result "$_line"
 }
 
 scenario_api() {
@@ -937,6 +1014,7 @@ scenario_api() {
 	fol=$("$LB" pct <"$T/api.fw.ms")
 	note "  follow: $fol"
 	wait_terminal "$db" 60
+	growth "$db"
 	stop_pid $AGENTD_PID
 	stop_pid $MOCK_PID
 

@@ -620,6 +620,40 @@ test_store_abandon_and_resume(void **state)
 }
 
 /*
+ * Checkpoints (store_set_autocheckpoint, store_checkpoint): below its
+ * threshold the supervisor's connection leaves the WAL to grow and says
+ * how big it is; another connection's checkpoint empties it, and the
+ * next write starts it again from the beginning.
+ */
+static void
+test_store_checkpoints(void **state)
+{
+	struct fx	*f = *state;
+	struct store	*worker;
+	char		 id[32], *cause = NULL;
+	int		 created, i, before;
+
+	if (f->pg != NULL) {
+		assert_int_equal(store_checkpoint(f->st), 0);
+		assert_int_equal(store_wal_frames(f->st), 0);
+		return;
+	}
+	store_set_autocheckpoint(f->st, 100000);
+	for (i = 0; i < 20; i++)
+		new_run(f->st, NULL, id, sizeof id, &created);
+	before = store_wal_frames(f->st);
+	assert_true(before >= 20);
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_true(store_wal_frames(f->st) > before);	/* not emptied */
+	worker = store_open(f->db, &cause);
+	assert_non_null(worker);
+	assert_true(store_checkpoint(worker) > before);
+	new_run(f->st, NULL, id, sizeof id, &created);
+	assert_true(store_wal_frames(f->st) < before);	/* restarted */
+	store_close(worker);
+}
+
+/*
  * A prune slice examines the next max runs by key, deletes the finished
  * ones among them, and moves on; a run still pending is never deleted,
  * and the end says so (from -1).
@@ -1411,6 +1445,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_writer_waits,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_prune_slices,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_checkpoints,
 		    setup, teardown),
 	};
 
