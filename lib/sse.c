@@ -42,6 +42,7 @@ static void	sse_buf_reserve(struct sse_buf *, size_t);
 static void	sse_buf_append(struct sse_buf *, const char *, size_t);
 static void	sse_buf_set(struct sse_buf *, const char *, size_t);
 static void	sse_buf_trim(struct sse_buf *);
+static void	sse_buf_release(struct sse_buf *);
 static int	sse_fail(struct sse_parser *, char **, const char *, size_t);
 static int	sse_dispatch(struct sse_parser *, char **);
 static void	sse_retry(struct sse_parser *, const char *, size_t);
@@ -93,6 +94,17 @@ sse_buf_trim(struct sse_buf *b)
 		b->cap = 0;
 	}
 	b->len = 0;
+}
+
+/* Free an empty buffer's memory. */
+static void
+sse_buf_release(struct sse_buf *b)
+{
+	if (b->len == 0 && b->p != NULL) {
+		free(b->p);
+		b->p = NULL;
+		b->cap = 0;
+	}
 }
 
 /* Allocate a parser with empty buffers and no retry value. */
@@ -371,6 +383,17 @@ sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
 		if (n > p->max_line - p->line.len)
 			return sse_fail(p, cause, "line", p->max_line);
 		sse_buf_append(&p->line, buf + pos, n);
+	}
+	/*
+	 * Between events, hold nothing: a slow stream (most of thousands
+	 * open at once) spends nearly all its life here, and its buffers
+	 * were 1 KB of each run's memory. A fast one ends most feeds inside
+	 * an event, so it keeps them.
+	 */
+	if (p->line.len == 0 && p->data.len == 0 && p->type.len == 0) {
+		sse_buf_release(&p->line);
+		sse_buf_release(&p->data);
+		sse_buf_release(&p->type);
 	}
 	return 0;
 }

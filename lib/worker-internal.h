@@ -49,6 +49,8 @@ struct xfer_loop;
  * supervisor, and so the API, waiting up to 28 ms.
  */
 #define FLUSH_RUN_CHUNK		512
+/* Transfers open in a worker from which new ones read 1 KB at a time. */
+#define XFER_SMALL_BUF_RUNS	1000
 /*
  * Backpressure: a run's transfer stops reading while the run has this much
  * event data buffered, or the worker this much in all, and goes on once a

@@ -65,8 +65,15 @@ run_pend_drop(struct wrun *r, size_t k)
 	}
 	memmove(r->pend, r->pend + k, (r->npend - k) * sizeof *r->pend);
 	r->npend -= k;
-	if (r->npend == 0)
+	if (r->npend == 0) {
 		bytes = r->pend_bytes;	/* exact, whatever was counted */
+		/* A slow run's few slots: not held between its events. */
+		if (r->cap <= 64) {
+			free(r->pend);
+			r->pend = NULL;
+			r->cap = 0;
+		}
+	}
 	r->w->pend_bytes -= bytes;
 	r->pend_bytes -= bytes;
 }

@@ -487,6 +487,15 @@ run_go(struct wrun *r, enum xkind kind)
 	req.api_key = cfg->api_key;
 	req.connect_timeout_s = cfg->connect_timeout_s;
 	req.idle_timeout_s = 0;		/* our own timer: run_idle_cb */
+	/*
+	 * libcurl's 16 KB receive buffer, of which a slow stream keeps a
+	 * page resident, was a fifth of an open run's memory. With many runs
+	 * open at once (each then gets a small share of the store's rate
+	 * anyway) a new transfer reads 1 KB at a time; a few fast runs keep
+	 * the big reads.
+	 */
+	if (xfer_loop_count(r->w->xl) >= XFER_SMALL_BUF_RUNS)
+		req.buffer_size = 1024;
 	r->idle_ms = cfg->idle_timeout_s * 1000;
 	switch (kind) {
 	case XK_CREATE:

@@ -271,6 +271,8 @@ xfer_start(struct xfer_loop *l, const struct xfer_req *req,
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, xfer_header_cb);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "agentd/" "0.1");
+	if (req->buffer_size > 0)
+		curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, req->buffer_size);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT,
 	    req->connect_timeout_s > 0 ? req->connect_timeout_s : 10L);
 	if (req->idle_timeout_s > 0) {

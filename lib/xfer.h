@@ -22,6 +22,7 @@ struct xfer_req {
 	const char	*idempotency_key;
 	long		 connect_timeout_s;
 	long		 idle_timeout_s;	/* no bytes for this long: abort */
+	long		 buffer_size;	/* receive buffer (0: libcurl's 16 KB) */
 };
 
 struct xfer_ops {

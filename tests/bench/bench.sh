@@ -524,8 +524,8 @@ scenario_throughput() {
 
 # ----------------------------------------------------------------- scale
 
-SC_RUNS=10000
-SC_DELTAS=30
+SC_RUNS=${SC_RUNS:-10000}
+SC_DELTAS=${SC_DELTAS:-30}
 [ "$QUICK" = 1 ] && SC_RUNS=1000 && SC_DELTAS=10
 SC_INTERVAL=1000
 # The memory slope: agentd alone at these sizes too (not in QUICK). 25,000
