@@ -63,7 +63,8 @@ run_pend_drop(struct wrun *r, size_t k)
 		free(r->pend[i].type);
 		free(r->pend[i].data);
 	}
-	memmove(r->pend, r->pend + k, (r->npend - k) * sizeof *r->pend);
+	if (k > 0 && k < r->npend)
+		memmove(r->pend, r->pend + k, (r->npend - k) * sizeof *r->pend);
 	r->npend -= k;
 	if (r->npend == 0) {
 		bytes = r->pend_bytes;	/* exact, whatever was counted */
