@@ -363,9 +363,12 @@ api_prune(struct api *a, struct evhttp_request *req)
 	json_decref(body);
 	/* Tracked (api.c refuses what is not), so its close is seen. */
 	if ((j->ac = api_conn(a, req)) == NULL || j->ac->prune != NULL) {
-		api_error(req, j->ac == NULL ? 503 : 409, "conflict", "%s",
-		    j->ac == NULL ? "too many connections" : "a prune is "
-		    "under way on this connection");
+		if (j->ac == NULL)
+			api_error(req, 503, "too_many_connections", "too many "
+			    "connections");
+		else
+			api_error(req, 409, "conflict", "a prune is under way "
+			    "on this connection");
 		free(j);
 		return;
 	}

@@ -233,17 +233,14 @@ flush_run_events(struct worker *w, struct wrun *r, struct store_event *sev,
 	size_t	off, k;
 	int	rc, end;
 
-	r->flushed = 0;
 	for (off = 0; off < r->npend; off += k) {
 		k = r->npend - off < FLUSH_RUN_CHUNK ? r->npend - off :
 		    FLUSH_RUN_CHUNK;
 		end = off + k == r->npend;
 		rc = store_events_append(w->st, r->n, r->gen, sev + off, k,
 		    end ? r->recv_seq : sev[off + k - 1].seq, now);
-		if (rc < 0) {
-			r->flushed = 0;
-			return rc;
-		}
+		if (rc < 0)
+			return rc;	/* r->flushed is still 0 (the caller's) */
 		*nevents += (uint64_t)rc;
 		if (!end && store_writer_waits(w->st)) {
 			w->stats.yields++;
