@@ -193,8 +193,11 @@ check "failover: seqs 0..4, then resumed at 5, numbering goes on" [ \
 check "failover: response.resumed {attempt 2, from_seq 5, conversation_id}" \
     sh -c "grep -q '\"type\":\"response.resumed\",\"attempt\":2,\"from_seq\":5,\"conversation_id\":\"conv_[0-9a-f_a-z]*\",\"sequence_number\":5,\"response_id\":\"$oid\"}' '$T/s8'"
 gap=$(awk -F'\t' '/response.resumed/ { print $1 - p; exit } /^[0-9]/ { p = $1 }' "$T/s8")
+# The pause is scheduled from the run's creation: a stream that connects
+# late gets seqs 0..4 at once and sees it shorter by that lag (1202 ms
+# once, under ASan on a slow machine). Without a failover the gap is 20 ms.
 check "failover: a silent pause of ~1.5 s before it (got ${gap} ms)" \
-    [ "${gap:-0}" -ge 1300 -a "${gap:-0}" -le 2500 ]
+    [ "${gap:-0}" -ge 1000 -a "${gap:-0}" -le 2500 ]
 check "failover: ends [DONE]; once per seq equals the ground truth" [ \
     "$(fld "$T/s8" type | tail -n 1)" = "[DONE]" -a \
     "$(dedup "$T/s8")" = "$(truth "$oid")" ]
