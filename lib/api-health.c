@@ -105,6 +105,12 @@ api_metrics(struct api *a, struct evhttp_request *req)
 	    "agentd_backend_requests_total{kind=\"poll\"} %llu\n",
 	    (unsigned long long)ws->creates, (unsigned long long)ws->resumes,
 	    (unsigned long long)ws->polls);
+	evbuffer_add_printf(b, "# HELP agentd_backend_requests_own_client_total "
+	    "Backend requests that went through agentd's own HTTP/1.1 "
+	    "client (streams over plain http), not libcurl.\n"
+	    "# TYPE agentd_backend_requests_own_client_total counter\n"
+	    "agentd_backend_requests_own_client_total %llu\n",
+	    (unsigned long long)ws->lean);
 	evbuffer_add_printf(b, "# HELP agentd_backpressure_pauses_total "
 	    "Backend streams paused while the store caught up.\n"
 	    "# TYPE agentd_backpressure_pauses_total counter\n"

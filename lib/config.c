@@ -52,6 +52,7 @@ const char config_usage[] =
 "      --stale-after SECS    abandon a run with no backend progress for\n"
 "                            this long (default 600)\n"
 "      --idle-timeout SECS   resume a stream silent this long (default 60)\n"
+"      --http-client auto|curl  curl: no stream by the own client\n"
 "      --connect-timeout SECS  give up connecting to the backend after\n"
 "                            this long, then retry (default 10)\n"
 "      --poll-interval SECS  first poll delay; backs off to --poll-max\n"
@@ -86,8 +87,8 @@ const char config_usage[] =
 "AGENTD_FRONT_TOKEN: the token clients of --listen must send as\n"
 "Authorization: Bearer (or --front-token-file).\n"
 "\n"
-"signals: SIGTERM, SIGINT or SIGHUP stop agentd cleanly; runs stay\n"
-"resumable and are picked up again at the next start.\n"
+"signals: SIGTERM, SIGINT or SIGHUP stop agentd cleanly; runs resume\n"
+"at the next start.\n"
 "\n"
 "exit status: 0 stopped cleanly, 1 could not start (message on stderr),\n"
 "2 usage error.\n";
@@ -98,7 +99,7 @@ enum {
 	OPT_PATH_CREATE, OPT_PATH_RETRIEVE, OPT_PATH_CANCEL, OPT_MAX_BODY,
 	OPT_SOCKET_GROUP, OPT_WORKER, OPT_MAX_CONNS, OPT_API_TIMEOUT,
 	OPT_MAX_INFLIGHT, OPT_RPM, OPT_LISTEN, OPT_FRONT_TOKEN_FILE,
-	OPT_WORKER_NICE, OPT_HOST_ID, OPT_LEASE_TTL
+	OPT_WORKER_NICE, OPT_HOST_ID, OPT_LEASE_TTL, OPT_HTTP_CLIENT
 };
 
 static const struct option longopts[] = {
@@ -114,6 +115,7 @@ static const struct option longopts[] = {
 	{ "stale-after", required_argument, NULL, OPT_STALE },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT },
+	{ "http-client", required_argument, NULL, OPT_HTTP_CLIENT },
 	{ "poll-interval", required_argument, NULL, OPT_POLL },
 	{ "poll-max", required_argument, NULL, OPT_POLL_MAX },
 	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
@@ -276,6 +278,15 @@ config_parse(struct agentd_config *cfg, int argc, char **argv, int *worker,
 			    86400, &v) != 0)
 				return CONFIG_ERROR;
 			cfg->idle_timeout_s = v;
+			break;
+		case OPT_HTTP_CLIENT:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->http_curl_only = 0;
+			else if (strcmp(optarg, "curl") == 0)
+				cfg->http_curl_only = 1;
+			else
+				CONFIG_FAIL("--http-client must be auto or curl, "
+				    "not '%s'", optarg);
 			break;
 		case OPT_CONNECT:
 			if (num_opt(cause, "connect-timeout",

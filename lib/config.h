@@ -23,6 +23,7 @@ struct agentd_config {
 	long			 stale_after_s;
 	long			 idle_timeout_s;
 	long			 connect_timeout_s;
+	int			 http_curl_only;	/* --http-client curl */
 	long			 poll_interval_s;
 	long			 poll_max_s;
 	long			 retry_max_s;

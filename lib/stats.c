@@ -61,7 +61,7 @@ stats_json(const struct wstats *s)
 	for (i = 0; i <= STATS_WRITE_BUCKETS; i++)
 		json_array_append_new(b,
 		    json_integer((json_int_t)s->write_bucket[i]));
-	o = json_pack("{sI sI sI sI sI sI sI so so sI sf}",
+	o = json_pack("{sI sI sI sI sI sI sI sI so so sI sf}",
 	    "creates", (json_int_t)s->creates,
 	    "resumes", (json_int_t)s->resumes,
 	    "polls", (json_int_t)s->polls,
@@ -69,6 +69,7 @@ stats_json(const struct wstats *s)
 	    "events", (json_int_t)s->events,
 	    "pauses", (json_int_t)s->pauses,
 	    "yields", (json_int_t)s->yields,
+	    "lean", (json_int_t)s->lean,
 	    "http", http, "write_buckets", b,
 	    "write_count", (json_int_t)s->write_count,
 	    "write_sum_ms", s->write_sum_ms);
@@ -101,6 +102,7 @@ stats_from_json(struct wstats *s, json_t *j)
 	s->events = u64(j, "events");
 	s->pauses = u64(j, "pauses");
 	s->yields = u64(j, "yields");
+	s->lean = u64(j, "lean");
 	s->write_count = u64(j, "write_count");
 	v = json_object_get(j, "write_sum_ms");
 	s->write_sum_ms = json_is_number(v) ? json_number_value(v) : 0;
@@ -131,6 +133,7 @@ stats_add(struct wstats *acc, const struct wstats *s)
 	acc->events += s->events;
 	acc->pauses += s->pauses;
 	acc->yields += s->yields;
+	acc->lean += s->lean;
 	for (i = 0; i < STATS_HTTP_MAX; i++)
 		acc->http[i] += s->http[i];
 	for (i = 0; i <= STATS_WRITE_BUCKETS; i++)

@@ -21,6 +21,7 @@ struct wstats {
 	uint64_t	events;		/* events committed */
 	uint64_t	pauses;		/* reads paused: backpressure */
 	uint64_t	yields;		/* flushes cut for the supervisor */
+	uint64_t	lean;		/* requests by the own HTTP client */
 	uint64_t	http[STATS_HTTP_MAX];
 	uint64_t	write_bucket[STATS_WRITE_BUCKETS + 1];	/* +Inf last */
 	uint64_t	write_count;

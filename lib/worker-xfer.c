@@ -534,6 +534,7 @@ run_go(struct wrun *r, enum xkind kind)
 		req.method = "POST";
 		req.body = body;
 		req.accept = stream ? "text/event-stream" : "application/json";
+		req.stream = stream;
 		req.idempotency_key = r->id;
 		/* A synchronous answer comes only at the end. */
 		if (r->mode == MODE_BATCH)
@@ -546,6 +547,7 @@ run_go(struct wrun *r, enum xkind kind)
 		    r->backend_id, 1, r->recv_seq);
 		req.method = "GET";
 		req.accept = "text/event-stream";
+		req.stream = 1;
 		break;
 	case XK_POLL:
 		url = backend_url(cfg->endpoint, cfg->paths.retrieve,
@@ -569,6 +571,8 @@ run_go(struct wrun *r, enum xkind kind)
 		r->w->npaused--;
 	}
 	r->x = xfer_start(r->w->xl, &req, &run_xfer_ops, r);
+	if (xfer_is_lean(r->x))
+		r->w->stats.lean++;
 	run_idle_arm(r);
 	free(url);
 	free(body);

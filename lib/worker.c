@@ -696,7 +696,7 @@ worker_main(const struct agentd_config *cfg, int instance, int fd)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 	w.base = event_base_new();
-	w.xl = xfer_loop_new(w.base);
+	w.xl = xfer_loop_new(w.base, !cfg->http_curl_only);
 	w.sup = bufferevent_socket_new(w.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(w.sup, worker_read_cb, NULL, worker_event_cb, &w);
 	bufferevent_enable(w.sup, EV_READ);

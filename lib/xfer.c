@@ -14,27 +14,8 @@
 #include "backend.h"
 #include "log.h"
 #include "xfer.h"
+#include "xfer-internal.h"
 #include "xmalloc.h"
-
-struct xfer_loop {
-	struct event_base	*base;
-	CURLM			*multi;
-	struct event		*timer;
-	int			 count;
-};
-
-struct xfer {
-	struct xfer_loop	*loop;
-	CURL			*easy;
-	struct curl_slist	*headers;
-	const struct xfer_ops	*ops;
-	void			*arg;
-	long			 status;
-	char			 ctype[64];
-	char			*retry_after;
-	int64_t			 ratelimit_reset_ms;
-	char			 errbuf[CURL_ERROR_SIZE];
-};
 
 struct xfer_sock {
 	struct event	*ev;
@@ -58,10 +39,7 @@ xfer_check_done(struct xfer_loop *l)
 		x->ops->done(x->arg, x, (int)msg->data.result,
 		    x->errbuf[0] != '\0' ? x->errbuf :
 		    curl_easy_strerror(msg->data.result));
-		curl_easy_cleanup(x->easy);
-		curl_slist_free_all(x->headers);
-		free(x->retry_after);
-		free(x);
+		xfer_free(x);
 	}
 }
 
@@ -145,12 +123,14 @@ xfer_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg,
 
 /* Create a transfer loop on base. */
 struct xfer_loop *
-xfer_loop_new(struct event_base *base)
+xfer_loop_new(struct event_base *base, int lean)
 {
 	struct xfer_loop	*l;
 
 	l = xcalloc(1, sizeof *l);
 	l->base = base;
+	l->lean = lean && getenv("http_proxy") == NULL &&
+	    getenv("all_proxy") == NULL && getenv("ALL_PROXY") == NULL;
 	if ((l->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init failed");
 	l->timer = evtimer_new(base, xfer_timer_cb, l);
@@ -170,6 +150,7 @@ xfer_loop_free(struct xfer_loop *l)
 		return;
 	curl_multi_cleanup(l->multi);
 	event_free(l->timer);
+	h1_loop_free(l);
 	free(l);
 }
 
@@ -191,23 +172,24 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-static size_t
-xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+/* Forget the last response's headers (after 100-continue, a redirect). */
+void
+xfer_response_reset(struct xfer *x)
 {
-	struct xfer	*x = arg;
-	size_t		 len = size * nmemb, i, n;
+	x->status = 0;
+	x->ctype[0] = '\0';
+	free(x->retry_after);
+	x->retry_after = NULL;
+	x->ratelimit_reset_ms = -1;
+}
+
+/* One response header line: keep what the worker asks about. */
+void
+xfer_header_line(struct xfer *x, const char *ptr, size_t len)
+{
+	size_t		 i, n;
 	const char	*v;
 
-	if (len > 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-		/* A new response (after 100-continue or a redirect). */
-		x->status = 0;
-		x->ctype[0] = '\0';
-		free(x->retry_after);
-		x->retry_after = NULL;
-		x->ratelimit_reset_ms = -1;
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-		return len;
-	}
 	if (len > 13 && strncasecmp(ptr, "content-type:", 13) == 0) {
 		v = ptr + 13;
 		while (v < ptr + len && (*v == ' ' || *v == '\t'))
@@ -242,7 +224,34 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		free(x->retry_after);
 		x->retry_after = xstrndup(v, n);
 	}
+}
+
+static size_t
+xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 len = size * nmemb;
+
+	if (len > 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		/* A new response (after 100-continue or a redirect). */
+		xfer_response_reset(x);
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+		return len;
+	}
+	xfer_header_line(x, ptr, len);
 	return len;
+}
+
+/* Free a transfer of either client (after done, or aborted). */
+void
+xfer_free(struct xfer *x)
+{
+	if (x->easy != NULL)
+		curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->retry_after);
+	free(x->errbuf);
+	free(x);
 }
 
 /* Start a transfer. */
@@ -258,6 +267,12 @@ xfer_start(struct xfer_loop *l, const struct xfer_req *req,
 	x->ratelimit_reset_ms = -1;
 	x->ops = ops;
 	x->arg = arg;
+	l->count++;
+	if (h1_accepts(l, req)) {
+		h1_start(x, req);
+		return x;
+	}
+	x->errbuf = xcalloc(1, CURL_ERROR_SIZE);
 	if ((x->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed");
 	curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
@@ -307,7 +322,6 @@ xfer_start(struct xfer_loop *l, const struct xfer_req *req,
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
 	if (curl_multi_add_handle(l->multi, x->easy) != CURLM_OK)
 		fatalx("curl_multi_add_handle failed");
-	l->count++;
 	return x;
 }
 
@@ -317,19 +331,22 @@ xfer_abort(struct xfer *x)
 {
 	if (x == NULL)
 		return;
-	curl_multi_remove_handle(x->loop->multi, x->easy);
 	x->loop->count--;
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
-	free(x->retry_after);
-	free(x);
+	if (x->h1 != NULL) {
+		h1_abort(x);
+		return;
+	}
+	curl_multi_remove_handle(x->loop->multi, x->easy);
+	xfer_free(x);
 }
 
 /* Pause or resume reading a transfer's body (see xfer.h). */
 void
 xfer_pause(struct xfer *x, int pause)
 {
-	if (x != NULL)
+	if (x != NULL && x->h1 != NULL)
+		h1_pause(x, pause);
+	else if (x != NULL)
 		curl_easy_pause(x->easy, pause ? CURLPAUSE_RECV :
 		    CURLPAUSE_CONT);
 }
@@ -356,6 +373,12 @@ int64_t
 xfer_ratelimit_reset_ms(const struct xfer *x)
 {
 	return x->ratelimit_reset_ms;
+}
+
+int
+xfer_is_lean(const struct xfer *x)
+{
+	return x->h1 != NULL;
 }
 
 int

@@ -1,7 +1,10 @@
 /*
- * HTTP transfers on a libevent loop through libcurl's multi socket
- * interface: many concurrent requests per process, connection reuse, idle
- * and connect timeouts. Knows nothing of runs or protocols.
+ * HTTP transfers on a libevent loop: many concurrent requests per process,
+ * idle and connect timeouts. Most go through libcurl's multi socket
+ * interface (connection reuse, TLS, proxies). A long-lived stream over
+ * plain http:// with no proxy configured may instead go through agentd's
+ * own HTTP/1.1 client (xfer-h1.c), which holds about 0.5 KB a transfer
+ * where libcurl holds about 11 KB. Knows nothing of runs or protocols.
  */
 #ifndef AGENTD_XFER_H
 #define AGENTD_XFER_H
@@ -23,6 +26,7 @@ struct xfer_req {
 	long		 connect_timeout_s;
 	long		 idle_timeout_s;	/* no bytes for this long: abort */
 	long		 buffer_size;	/* receive buffer (0: libcurl's 16 KB) */
+	int		 stream;	/* long-lived: may use the own client */
 };
 
 struct xfer_ops {
@@ -38,7 +42,11 @@ struct xfer_ops {
 		    const char *err);
 };
 
-struct xfer_loop	*xfer_loop_new(struct event_base *base);
+/*
+ * lean: let stream requests over plain http:// without a proxy (the
+ * http_proxy or all_proxy environment variables) use the own client.
+ */
+struct xfer_loop	*xfer_loop_new(struct event_base *base, int lean);
 void			 xfer_loop_free(struct xfer_loop *l);
 /* Number of transfers in flight. */
 int			 xfer_loop_count(struct xfer_loop *l);
@@ -61,6 +69,8 @@ const char		*xfer_content_type(const struct xfer *x);
 const char		*xfer_retry_after(const struct xfer *x);
 /* Largest x-ratelimit-reset-* header of the response in ms, or -1. */
 int64_t			 xfer_ratelimit_reset_ms(const struct xfer *x);
+/* 1 if the transfer goes through the own HTTP/1.1 client. */
+int			 xfer_is_lean(const struct xfer *x);
 /* 1 if the response is text/event-stream. */
 int			 xfer_is_sse(const struct xfer *x);
 
