@@ -300,6 +300,9 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 	}
 	if (ok2xx && (r->channel == 1 || xfer_is_sse(x))) {
 		/* A stream that ended without a terminal event. */
+		if (rc != 0)
+			log_info("run %s: stream broke after seq %lld: %s",
+			    r->id, (long long)r->recv_seq, err);
 		run_stream_ended(r);
 		return;
 	}

@@ -187,7 +187,7 @@ h1_hex(int c)
  * taken (fewer when the owner paused), or -1 when the transfer failed or
  * ended; x may be gone then.
  */
-static ssize_t
+ssize_t
 h1_feed(struct xfer *x, const char *p, size_t n)
 {
 	struct h1	*h = x->h1;
@@ -287,7 +287,7 @@ bad:
 }
 
 /* The server closed the connection. */
-static void
+void
 h1_eof(struct xfer *x)
 {
 	struct h1	*h = x->h1;

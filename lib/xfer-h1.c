@@ -482,6 +482,27 @@ h1_start(struct xfer *x, const struct xfer_req *req)
 	h1_resolve(x, &u);
 }
 
+struct xfer *
+h1_detached(struct xfer_loop *l, const struct xfer_ops *ops, void *arg)
+{
+	struct xfer	*x;
+	struct h1	*h;
+
+	x = xcalloc(1, sizeof *x);
+	x->loop = l;
+	x->ratelimit_reset_ms = -1;
+	x->ops = ops;
+	x->arg = arg;
+	l->count++;
+	h = x->h1 = xcalloc(1, sizeof *h);
+	h->fd = -1;
+	h->state = H1_HEAD;
+	h->host = xstrdup("fuzz port 0");
+	if ((h->tmo = evtimer_new(l->base, h1_tmo_cb, x)) == NULL)
+		fatalx("evtimer_new");
+	return x;
+}
+
 void
 h1_abort(struct xfer *x)
 {

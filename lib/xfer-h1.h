@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <event2/util.h>
 
@@ -75,5 +76,19 @@ void	h1_fail(struct xfer *x, int rc, const char *fmt, ...)
 void	h1_arm(struct h1 *h, long ms);
 /* xfer-h1-read.c: the socket is readable, or a pause ended. */
 void	h1_read(struct xfer *x);
+/*
+ * Response bytes: how many were taken (fewer when the owner paused), or
+ * -1 when the transfer failed (its done comes on the next loop turn) or
+ * ended (x is gone).
+ */
+ssize_t	h1_feed(struct xfer *x, const char *p, size_t n);
+/* The server closed the connection. */
+void	h1_eof(struct xfer *x);
+/*
+ * For the fuzz target: a transfer with no socket, past its request and
+ * waiting for the response that h1_feed and h1_eof bring.
+ */
+struct xfer *h1_detached(struct xfer_loop *l, const struct xfer_ops *ops,
+	    void *arg);
 
 #endif

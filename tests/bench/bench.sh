@@ -103,6 +103,8 @@
 #   ONLY="throughput scale resume api limit sustained front"   a subset
 #                      (STORE=postgres: "throughput pg_limit failover follow")
 #   STORE=sqlite|postgres  the store agentd runs on (default sqlite).
+#   AGENTD_FLAGS="..."  more agentd flags for every scenario (e.g.
+#                      "--http-client curl" to measure libcurl's streams)
 #                      postgres needs PostgreSQL's server binaries (initdb,
 #                      pg_ctl, postgres; see tests/pg/pg.sh) and psql: without
 #                      them bench.sh says so and exits 1
@@ -299,7 +301,7 @@ start_agentd() {
 	SOCK=$T/$_name.sock
 	_t0=$(now_ms)
 	"$BIN/agentd" --db "$DB" --socket "$SOCK" --endpoint "$MOCK_URL/v1" \
-	    "$@" >>"$T/$_name-agentd.log" 2>&1 &
+	    "$@" ${AGENTD_FLAGS:-} >>"$T/$_name-agentd.log" 2>&1 &
 	AGENTD_PID=$!
 	track $AGENTD_PID
 	wait_for 120 "$BIN/agentctl" -s "$SOCK" status ||
