@@ -16,8 +16,8 @@ struct event;
 struct evdns_getaddrinfo_request;
 struct xfer;
 
-/* libcurl's CURL_MAX_HTTP_HEADER: a response head may not be longer. */
-#define H1_HEAD_MAX	(100 * 1024)
+/* As libcurl 7.88 allows (100 KB a header line): a whole response head. */
+#define H1_HEAD_MAX	(300 * 1024)
 
 enum h1_state {
 	H1_RESOLVE,	/* waiting for evdns */

@@ -219,6 +219,10 @@ xfer_header_line(struct xfer *x, const char *ptr, size_t len)
 	} else if (len > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
 		v = ptr + 12;
 		n = len - 12;
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
 		while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
 			n--;
 		free(x->retry_after);
