@@ -81,13 +81,16 @@ run_pend_drop(struct wrun *r, size_t k)
 
 /*
  * After the data of a transfer's read was taken: stop reading while too
- * much is buffered (see PEND_RUN_MAX_BYTES); worker_unpause goes on.
+ * much is buffered (see PEND_RUN_MAX_BYTES), or while the store refuses
+ * writes. The backend's bytes wait in the socket buffers meanwhile: a
+ * blip of the store (a lock held elsewhere for a second) breaks no stream
+ * and resubmits no create. worker_unpause goes on.
  */
 void
 run_backpressure(struct wrun *r)
 {
 	if (r->paused || r->x == NULL || (r->pend_bytes < PEND_RUN_MAX_BYTES &&
-	    r->w->pend_bytes < PEND_MAX_BYTES))
+	    r->w->pend_bytes < PEND_MAX_BYTES && !r->w->store_down))
 		return;
 	r->paused = 1;
 	r->w->npaused++;
@@ -106,7 +109,8 @@ worker_unpause(struct worker *w)
 	struct wrun	*r, **v;
 	int		 n = 0, i;
 
-	if (w->npaused == 0 || w->pend_bytes > PEND_MAX_BYTES / 2)
+	if (w->npaused == 0 || w->pend_bytes > PEND_MAX_BYTES / 2 ||
+	    w->store_down)
 		return;
 	v = xreallocarray(NULL, (size_t)w->npaused, sizeof *v);
 	TAILQ_FOREACH(r, &w->runs, entry) {

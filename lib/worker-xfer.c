@@ -104,13 +104,6 @@ run_xfer_data(void *arg, struct xfer *x, const char *buf, size_t len)
 	size_t		 cap;
 
 	run_idle_arm(r);
-	if (r->w->store_down && r->channel != 2 && !r->stop) {
-		/*
-		 * The store takes no writes: accept nothing more and drop the
-		 * stream; it is resumed from the cursor once writes work.
-		 */
-		return -1;
-	}
 	if (r->channel == 0)
 		r->channel = (status >= 200 && status < 300 &&
 		    xfer_is_sse(x)) ? 1 : 2;

@@ -271,9 +271,11 @@ worker_flush(struct worker *w)
 		worker_unpause(w);	/* nothing buffered: nothing holds them */
 		/* Nothing buffered: probe whether the store takes writes. */
 		if (w->store_down) {
-			if (store_begin(w->st) == 0 && store_commit(w->st) == 0)
+			if (store_begin(w->st) == 0 &&
+			    store_commit(w->st) == 0) {
 				worker_store_up(w);
-			else
+				worker_unpause(w);
+			} else
 				worker_flush_soon(w, STORE_DOWN_RETRY_MS);
 		}
 		return;
@@ -421,7 +423,7 @@ worker_store_down(struct worker *w)
 		w->store_down_since = util_mono_ms();
 		log_warnx("worker: the store refuses writes; pausing ingestion "
 		    "and retrying every %d ms (buffered events are kept, "
-		    "streams resume from the cursor afterwards)",
+		    "streams stop reading until writes work)",
 		    STORE_DOWN_RETRY_MS);
 	}
 	worker_flush_soon(w, STORE_DOWN_RETRY_MS);
