@@ -246,8 +246,10 @@ mstop slow
 # --- 8b: kill -9 and restart on the same --state file ---------------------
 mstart st1 --db-poll-ms 100 --failover-pause-ms 1500 --state "$T/state.json"
 port=$(cat "$T/st1.port")
+# 20 events 150 ms apart: still going at the kill, however slowly the
+# machine starts the reader (with 50 ms, a loaded CI once found it done).
 r=$(curl -s -X POST "$U/responses" -d '{"background":true,"metadata":
-    {"mock_events":20,"mock_interval_ms":50}}')
+    {"mock_events":20,"mock_interval_ms":150}}')
 kid=$(echo "$r" | jget id)
 r=$(curl -s -X POST "$U/responses" -d '{"background":true,"metadata":
     {"mock_events":3,"mock_interval_ms":0}}')

@@ -88,8 +88,9 @@ ms=$(( (t1 - t0) / 1000000 ))
 check "health answers with the server frozen ($code in $ms ms)" [ "$code" = 200 ]
 # Health runs two statements (counts, hosts), each cut at the 2 s
 # deadline; the loop may also be inside its once-a-second host tick when
-# the request comes: three waits at most (CI once saw 5.2 s).
-check "... within three of the supervisor's 2 s waits at most ($ms ms <= 7000)" [ "$ms" -le 7000 ]
+# the request comes: three waits at most, plus the time to be scheduled
+# (CI once saw 5.2 s; 7.2 s with both cores busy with a benchmark).
+check "... within three of the supervisor's 2 s waits at most ($ms ms <= 8000)" [ "$ms" -le 8000 ]
 sleep 2
 for p in $frozen; do kill -CONT "$p"; done
 check "the runs finish once the server goes on" wait_for 90 none_active
