@@ -3,7 +3,7 @@
  * idle and connect timeouts. Most go through libcurl's multi socket
  * interface (connection reuse, TLS, proxies). A long-lived stream over
  * plain http:// with no proxy configured may instead go through agentd's
- * own HTTP/1.1 client (xfer-h1.c), which holds about 0.5 KB a transfer
+ * own HTTP/1.1 client (xfer-h1.c), which holds about 0.8 KB a transfer
  * where libcurl holds about 11 KB. Knows nothing of runs or protocols.
  */
 #ifndef AGENTD_XFER_H
