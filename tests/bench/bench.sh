@@ -575,6 +575,8 @@ scale_size() {
 	wait $_as
 	_done=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'completed'")
 	_ev=$(sql "$db" "SELECT count(*) FROM events")
+	SZ_CONC=$(sql "$db" "SELECT max(s) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS s FROM (SELECT created_at AS t, 1 AS d FROM runs UNION ALL SELECT finished_at, -1 FROM runs WHERE finished_at IS NOT NULL))")
+	SZ_RESUB=$(sql "$db" "SELECT coalesce(sum(creates - 1), 0) FROM runs WHERE creates > 1")
 	stop_pid $AGENTD_PID
 	stop_pid $MOCK_PID
 	[ "$_done" = "$_szn" ] && [ "$_ev" = $((_szn * (SC_DELTAS + 8))) ] ||
@@ -641,7 +643,7 @@ scenario_scale() {
 	for _sz in $SC_MORE; do
 		note "scale: $_sz runs x $SC_DELTAS deltas (agentd alone)"
 		scale_size "$_sz"
-		note "  $_sz runs: peak RSS ${SZ_RSS_MB:-?} MB ${SZ_WHY:+($SZ_WHY)}"
+		note "  $_sz runs: peak RSS ${SZ_RSS_MB:-?} MB, peak ${SZ_CONC:-?} runs at once, ${SZ_RESUB:-?} creates sent again ${SZ_WHY:+($SZ_WHY)}"
 		[ "$SZ_OK" = 1 ] && sizes="$sizes $_sz:$SZ_RSS_MB"
 		row "scale $_sz runs, peak RSS MB" "${SZ_RSS_MB:--}${SZ_WHY:+ ($SZ_WHY)}" "" ""
 	done
