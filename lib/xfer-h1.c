@@ -154,6 +154,7 @@ void
 h1_finish(struct xfer *x, int rc, const char *msg)
 {
 	h1_close(x->h1);
+	x->h1->state = H1_FAILED;	/* the owner's calls do nothing now */
 	x->loop->count--;
 	x->ops->done(x->arg, x, rc, rc == CURLE_OK ? "No error" : msg);
 	h1_free(x->h1);
@@ -409,7 +410,6 @@ h1_resolve(struct xfer *x, const struct h1_url *u)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 	h->dns = xcalloc(1, sizeof *h->dns);
 	h->dns->x = x;
 	h->state = H1_RESOLVE;
@@ -520,7 +520,7 @@ h1_pause(struct xfer *x, int pause)
 	if (h->paused == (unsigned)(pause != 0))
 		return;
 	h->paused = pause != 0;
-	if (h->state != H1_HEAD && h->state != H1_BODY)
+	if ((h->state != H1_HEAD && h->state != H1_BODY) || h->ev == NULL)
 		return;
 	if (h->paused) {
 		event_del(h->ev);
