@@ -47,8 +47,8 @@ usage(FILE *f)
 "                  [--retry-after SECONDS] [--seed N] [--chaos-drop P]\n"
 "                  [--chaos-stall P] [--chaos-429 P] [--chaos-500 P]\n"
 "                  [--chaos-split] [--db-poll-ms MS] [--task-timeout S]\n"
-"                  [--failover-pause-ms MS] [--state FILE] [--verbose]\n"
-"                  [--help]\n"
+"                  [--failover-pause-ms MS] [--state FILE]\n"
+"                  [--sched-lag-ms MS] [--verbose] [--help]\n"
 "\n"
 "A scriptable fake OpenAI Responses API (background mode) for tests.\n"
 "\n"
@@ -86,6 +86,10 @@ usage(FILE *f)
 "                        started again on the same FILE lets every run go\n"
 "                        on: silent for --failover-pause-ms, then a\n"
 "                        response.resumed event and the rest.\n"
+"  --sched-lag-ms MS     for testing the mock itself: its scheduler reads\n"
+"                        the clock MS ms ahead of the streams it serves,\n"
+"                        as a busy event loop would (every event is still\n"
+"                        sent once due; default 0).\n"
 "  --verbose             log one line per request to stderr.\n"
 "  --help                show this text and exit.\n"
 "\n", f);
@@ -261,6 +265,7 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 		{ "task-timeout",	required_argument, NULL, '7' },
 		{ "failover-pause-ms",	required_argument, NULL, '8' },
 		{ "state",		required_argument, NULL, '9' },
+		{ "sched-lag-ms",	required_argument, NULL, 'L' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL,			0,		   NULL, 0 }
@@ -338,6 +343,10 @@ parse_args(struct mock_opts *o, int argc, char **argv)
 			break;
 		case '5':
 			o->chaos_split = 1;
+			break;
+		case 'L':
+			o->sched_lag_ms = int_arg("--sched-lag-ms", optarg, 0,
+			    MOCK_MAX_INTERVAL);
 			break;
 		case '6':
 			o->db_poll_ms = int_arg("--db-poll-ms", optarg, 1,

@@ -124,6 +124,7 @@ struct mock_opts {
 	double		 chaos_500;	/* per create or retrieve */
 	int		 chaos_split;
 	long long	 db_poll_ms;	/* databricks: retrieve loop poll */
+	long long	 sched_lag_ms;	/* run_schedule's clock ahead by */
 	long long	 task_timeout;	/* databricks: seconds */
 	long long	 failover_pause_ms; /* databricks: stale heartbeat */
 	const char	*state_file;	/* databricks: runs survive restarts */

@@ -446,15 +446,41 @@ run_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Return 1 if a client that is neither awaiting a flush nor on its own
+ * timer has something due now: an event it has not been sent, or (the
+ * run being over) the end of its reply.
+ */
+static int
+run_behind(struct run *r, long long avail)
+{
+	struct client	*c;
+	long long	 npos = mb_npos(r, avail);
+	int		 term = run_is_terminal(r, avail);
+
+	TAILQ_FOREACH(c, &r->clients, entry) {
+		if (c->poller || c->in_flight || c->waiting)
+			continue;
+		if (term || (c->kind == CLIENT_SSE && c->next < npos))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Arm the run's timer for the next moment a client needs: the next event
  * for streams that can take more, the terminal event when only JSON
  * waiters are attached. Streams waiting for a flush are pumped by it.
+ * A client the pump before this found one event short is pumped at
+ * once: the clock moved on between its reading and this one. Waiting for
+ * the next event instead sent that one an interval late, and the
+ * terminal one never (one stream in 5,000, until its reader's idle
+ * timeout).
  */
 static void
 run_schedule(struct run *r)
 {
 	struct timeval	tv;
-	int64_t		now = util_mono_ms(), delay;
+	int64_t		now = util_mono_ms() + r->m->opts.sched_lag_ms, delay;
 	long long	avail = run_avail(r, now), cap = run_cap(r), target;
 	int		ready = r->nsse - r->nflight - r->nwait;
 
@@ -462,14 +488,18 @@ run_schedule(struct run *r)
 	if (ready < 0)
 		ready = 0;
 
-	if (ready + r->njson == 0 || avail >= cap ||
-	    (ready == 0 && !run_done(r))) {
+	if (ready + r->njson == 0 || (ready == 0 && !run_done(r)) ||
+	    (avail >= cap && !run_behind(r, avail))) {
 		if (r->timer != NULL)
 			evtimer_del(r->timer);
 		return;
 	}
-	target = ready > 0 ? avail : cap - 1;
-	delay = run_due(r, target) - now;
+	if (run_behind(r, avail))
+		delay = 1;
+	else {
+		target = ready > 0 ? avail : cap - 1;
+		delay = run_due(r, target) - now;
+	}
 	if (delay < 1)
 		delay = 1;
 	if (r->timer == NULL &&

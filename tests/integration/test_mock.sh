@@ -576,5 +576,40 @@ check "chaos-drop: cut before the end" sh -c "! grep -q response.completed \
 eq "chaos-drop: same seed, same cut" "$(wc -c <"$TMP/d1" | tr -d ' ')" \
     "$(wc -c <"$TMP/d2" | tr -d ' ')"
 
+# The scheduler reading the clock after a stream's pump found the next
+# event not yet due (a busy loop; --sched-lag-ms makes it certain): every
+# stream and waiter still gets every event, the terminal one included, on
+# time and never before it is due. Before the fix the terminal event was
+# never sent (a reader's idle timeout resumed it; one stream in 5,000 at
+# bench scale).
+start lag --sched-lag-ms 50
+t0=$(date +%s.%N)
+lagp=""
+for i in 1 2 3 4; do
+	curl -s -N --max-time 5 -o "$TMP/lag$i" -X POST "$B/v1/responses" \
+	    -d '{"background":true,"stream":true,
+	    "metadata":{"mock_events":3,"mock_interval_ms":100}}' &
+	lagp="$lagp $!"
+done
+curl -s --max-time 5 -o "$TMP/lagj" -X POST "$B/v1/responses" \
+    -d '{"metadata":{"mock_events":3,"mock_interval_ms":100}}' &
+lagp="$lagp $!"
+for p in $lagp; do
+	wait "$p"
+done
+t1=$(date +%s.%N)
+for i in 1 2 3 4; do
+	check "sched lag: stream $i has all 11 events" seqs_ok "$TMP/lag$i" 11
+	check "sched lag: stream $i equals ground truth" same_as_truth \
+	    "$TMP/lag$i" "$(data "$TMP/lag$i" | head -n 1 | jstr id)"
+done
+eq "sched lag: the waiter's reply is completed" \
+    "$(jstr status <"$TMP/lagj")" completed
+check "sched lag: not before the schedule (1 s), not late (under 2.5 s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 1.0 && b - a < 2.5) }'
+stop lag
+check "bad --sched-lag-ms is exit 2" sh -c "'$MOCK' --sched-lag-ms -1 \
+    >/dev/null 2>&1; [ \$? -eq 2 ]"
+
 echo "agent-mock selftest: $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
