@@ -482,19 +482,20 @@ run_schedule(struct run *r)
 	struct timeval	tv;
 	int64_t		now = util_mono_ms() + r->m->opts.sched_lag_ms, delay;
 	long long	avail = run_avail(r, now), cap = run_cap(r), target;
-	int		ready = r->nsse - r->nflight - r->nwait;
+	int		ready = r->nsse - r->nflight - r->nwait, behind;
 
 	/* Databricks pollers keep their own time: they are never ready. */
 	if (ready < 0)
 		ready = 0;
 
+	behind = ready + r->njson > 0 && run_behind(r, avail);
 	if (ready + r->njson == 0 || (ready == 0 && !run_done(r)) ||
-	    (avail >= cap && !run_behind(r, avail))) {
+	    (avail >= cap && !behind)) {
 		if (r->timer != NULL)
 			evtimer_del(r->timer);
 		return;
 	}
-	if (run_behind(r, avail))
+	if (behind)
 		delay = 1;
 	else {
 		target = ready > 0 ? avail : cap - 1;
