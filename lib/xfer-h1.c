@@ -266,7 +266,7 @@ h1_send(struct xfer *x)
 	free(h->out);
 	h->out = NULL;
 	h->state = H1_HEAD;
-	h1_arm(h, h->idle_ms);
+	h1_arm(h, h->paused ? 0 : h->idle_ms);	/* paused: not idle */
 	h1_watch(x, EV_READ);
 }
 

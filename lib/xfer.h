@@ -58,7 +58,10 @@ struct xfer		*xfer_start(struct xfer_loop *l,
 /* Stop and free a transfer without calling done. Accepts NULL. */
 void			 xfer_abort(struct xfer *x);
 /* Stop (1) or go on (0) reading x's body; going on may call its data
-   callback at once, with what libcurl held back. */
+   callback at once, with what was held back. A paused stream is not
+   idle. Pause from a delivery or later: libcurl does not honour a pause
+   asked before the response began (the own client does). Harmless from
+   inside done. */
 void			 xfer_pause(struct xfer *x, int pause);
 
 /* HTTP status of the (last) response, 0 before headers. */

@@ -24,6 +24,8 @@
 #include "harness.h"
 #include "util.h"
 #include "xfer.h"
+#include "xfer-internal.h"
+#include "xfer-h1.h"
 #include "xmalloc.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -65,6 +67,7 @@ struct cli {
 	struct xfer	*x;
 	int		 lean, port, ndata, ndone, rc, sse, *total;
 	int		 pause_first, paused, while_paused, fail;
+	int		 pause_in_done;	/* done pauses and goes on */
 	char		*buf, *seen;	/* the body; what the server got */
 	size_t		 len, seenlen;
 	long		 status;
@@ -303,6 +306,10 @@ cli_done(void *arg, struct xfer *x, int rc, const char *err)
 		c->retry_after = xstrdup(xfer_retry_after(x));
 	c->rl_ms = xfer_ratelimit_reset_ms(x);
 	c->sse = xfer_is_sse(x);
+	if (c->pause_in_done) {		/* harmless: nothing more comes */
+		xfer_pause(x, 1);
+		xfer_pause(x, 0);
+	}
 	c->x = NULL;
 }
 
@@ -717,6 +724,93 @@ test_idle_timeout(void **state)
 	cli_clear(&c);
 }
 
+/*
+ * The owner pauses and goes on from inside done, of a stream that ended
+ * and of one that failed: nothing happens, and nothing more comes.
+ */
+static void
+test_pause_in_done(void **state)
+{
+	const struct tcase	*t = *state;
+	struct script		 ok = { SSE_RESP, 8, 0, 1, 1, NULL };
+	struct script		 cut = { SSE_HEAD "5\r\nhello\r\n10\r\npart",
+				    .piece = 6, .gap_ms = 1 };
+	struct cli		 c = { .pause_in_done = 1 };
+
+	fetch(&ok, NULL, t->lean, &c);
+	expect(&c, CURLE_OK, 200, SSE_BODY);
+	cli_clear(&c);
+	c.pause_in_done = 1;
+	fetch(&cut, NULL, t->lean, &c);
+	expect(&c, CURLE_PARTIAL_FILE, 200, "hellopart");
+	cli_clear(&c);
+}
+
+/*
+ * Lean only (libcurl does not honour a pause asked before the response
+ * began, and xfer.h says so; the worker pauses only after a delivery):
+ * paused before it connected, for longer than its 1 s idle timeout. A
+ * paused stream is not idle, and nothing is delivered until it goes on;
+ * then all of it, and it ends well.
+ */
+static void
+test_pause_before_connect(void **state)
+{
+	const struct tcase	*t = *state;
+	struct script		 sc = { SSE_RESP, 8, 0, 1, 1, NULL };
+	struct xfer_req		 r = { "GET", "/v1/stream", NULL, SSE, NULL,
+				    NULL, 5, 1, 0, 1 };
+	struct cli		 c = { 0 };
+	struct env		 e;
+
+	env_init(&e, &sc, t->lean);
+	env_start(&e, &r, t->lean, &c);
+	c.paused = 1;
+	xfer_pause(c.x, 1);
+	loop_until(e.base, NULL, 0, 1500);
+	assert_int_equal(c.ndata, 0);
+	assert_int_equal(c.ndone, 0);
+	c.paused = 0;
+	xfer_pause(c.x, 0);
+	assert_true(loop_until(e.base, &c.ndone, 1, 5000));
+	assert_int_equal(c.while_paused, 0);
+	expect(&c, CURLE_OK, 200, SSE_BODY);
+	env_fini(&e);
+	cli_clear(&c);
+}
+
+/*
+ * Lean only: a transfer with no socket (the fuzz target's), its response
+ * fed by hand. The owner pauses at the first delivery: the feed stops
+ * there, and after going on the rest is taken and the stream ends well.
+ */
+static void
+test_pause_detached(void **state)
+{
+	struct cli		 c = { .pause_first = 1, .lean = 1 };
+	struct event_base	*base = event_base_new();
+	struct xfer_loop	*l = xfer_loop_new(base, 1);
+	const char		*resp = SSE_RESP;
+	size_t			 n = strlen(resp);
+	ssize_t			 t;
+
+	(void)state;
+	c.x = h1_detached(l, &cli_ops, &c);
+	t = h1_feed(c.x, resp, n);
+	assert_true(t > 0 && (size_t)t < n);
+	assert_int_equal(c.ndata, 1);
+	assert_int_equal(c.ndone, 0);
+	c.paused = 0;
+	xfer_pause(c.x, 0);
+	assert_int_equal(h1_feed(c.x, resp + t, n - (size_t)t), -1);	/* ended */
+	assert_int_equal(c.ndone, 1);
+	assert_int_equal(xfer_loop_count(l), 0);
+	expect(&c, CURLE_OK, 200, SSE_BODY);
+	cli_clear(&c);
+	xfer_loop_free(l);
+	event_base_free(base);
+}
+
 /* Stream i's answer, made from the request's path; its chunks' data. */
 static char *
 many_gen(const char *req)
@@ -773,6 +867,9 @@ static const struct {
 	{ "request", test_request, 1 },
 	{ "pause", test_pause, 1 },
 	{ "abort", test_abort, 1 },
+	{ "pause-in-done", test_pause_in_done, 1 },
+	{ "pause-before-connect", test_pause_before_connect, 0 },
+	{ "pause-detached", test_pause_detached, 0 },
 	{ "idle-timeout", test_idle_timeout, 0 },
 	{ "many-streams", test_many, 0 },
 };
