@@ -18,6 +18,7 @@ int	 util_parse_int(const char *s, long long min, long long max,
 	    long long *out);
 int	 util_parse_duration(const char *s, long long *seconds);
 void	 util_fmt_age(int64_t ms, char *buf, size_t len);
+int	 util_hexval(int c);		/* a hex digit's value, or -1 */
 
 
 

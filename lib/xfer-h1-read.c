@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "util.h"
 #include "xfer.h"
 #include "xfer-internal.h"
 #include "xfer-h1.h"
@@ -170,18 +171,6 @@ h1_feed_head(struct xfer *x, const char *p, size_t n)
 	return (ssize_t)take;
 }
 
-static int
-h1_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Bytes from the socket (or held back by a pause): returns how many were
  * taken (fewer when the owner paused), or -1 when the transfer failed or
@@ -230,7 +219,7 @@ h1_feed(struct xfer *x, const char *p, size_t n)
 		c = (unsigned char)p[off++];
 		switch (h->ck) {
 		case CK_SIZE:
-			if ((v = h1_hex(c)) >= 0) {
+			if ((v = util_hexval(c)) >= 0) {
 				if (h->left > (INT64_MAX >> 4))
 					goto bad;
 				h->left = h->left * 16 + v;

@@ -488,12 +488,7 @@ h1_detached(struct xfer_loop *l, const struct xfer_ops *ops, void *arg)
 	struct xfer	*x;
 	struct h1	*h;
 
-	x = xcalloc(1, sizeof *x);
-	x->loop = l;
-	x->ratelimit_reset_ms = -1;
-	x->ops = ops;
-	x->arg = arg;
-	l->count++;
+	x = xfer_new(l, ops, arg);
 	h = x->h1 = xcalloc(1, sizeof *h);
 	h->fd = -1;
 	h->state = H1_HEAD;

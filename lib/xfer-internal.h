@@ -46,6 +46,9 @@ struct xfer {
 void	xfer_response_reset(struct xfer *x);
 /* One response header line ("Name: value", CRLF or not). */
 void	xfer_header_line(struct xfer *x, const char *p, size_t len);
+/* A new transfer of l's, counted in it, for the owner's ops and arg. */
+struct xfer *xfer_new(struct xfer_loop *l, const struct xfer_ops *ops,
+	    void *arg);
 /* Free x and what it holds (either client's). */
 void	xfer_free(struct xfer *x);
 

@@ -260,11 +260,9 @@ xfer_free(struct xfer *x)
 
 /* Start a transfer. */
 struct xfer *
-xfer_start(struct xfer_loop *l, const struct xfer_req *req,
-    const struct xfer_ops *ops, void *arg)
+xfer_new(struct xfer_loop *l, const struct xfer_ops *ops, void *arg)
 {
 	struct xfer	*x;
-	char		*h;
 
 	x = xcalloc(1, sizeof *x);
 	x->loop = l;
@@ -272,6 +270,17 @@ xfer_start(struct xfer_loop *l, const struct xfer_req *req,
 	x->ops = ops;
 	x->arg = arg;
 	l->count++;
+	return x;
+}
+
+struct xfer *
+xfer_start(struct xfer_loop *l, const struct xfer_req *req,
+    const struct xfer_ops *ops, void *arg)
+{
+	struct xfer	*x;
+	char		*h;
+
+	x = xfer_new(l, ops, arg);
 	if (h1_accepts(l, req)) {
 		h1_start(x, req);
 		return x;

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "http-resp.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define HTTP_RESP_MAX_INTERIM	 8	/* 1xx responses before the final one */
@@ -206,19 +207,6 @@ head_done(struct http_resp *p)
 		p->state = ST_BODY_EOF;
 }
 
-/* The value of a hex digit, or -1. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "HEX[ ;ext...]": the size of the next chunk; 0 starts the trailer. */
 static void
 parse_chunk_size(struct http_resp *p)
@@ -227,7 +215,7 @@ parse_chunk_size(struct http_resp *p)
 	uint64_t	 n = 0;
 	int		 d, digits = 0;
 
-	for (; (d = hexval(*s)) != -1; s++) {
+	for (; (d = util_hexval((unsigned char)*s)) != -1; s++) {
 		if (n > (UINT64_MAX >> 4)) {
 			fail(p, "bad chunk size");
 			return;
