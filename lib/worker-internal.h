@@ -125,6 +125,8 @@ struct wrun {
 	size_t			 pend_bytes;	/* data of pend[] */
 	size_t			 flushed;	/* of pend[], this flush: a part */
 	int			 paused;	/* its transfer, by backpressure */
+	int			 cancel_on_id;	/* cancelled mid-create: tell the
+						   backend once its id comes */
 	int			 dirty;
 	int			 meta_dirty;	/* backend id/status/mode */
 	int64_t			 last_event_at;
@@ -214,6 +216,8 @@ void	run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms,
 	    int http, const char *message, const char *body);
 void	run_retries_reset(struct wrun *r);
 void	run_set_backend_id(struct wrun *r, const char *id);
+/* worker.c: ask the backend to cancel bid (agentd's run id), fire and forget. */
+void	worker_backend_cancel(struct worker *w, const char *id, const char *bid);
 void	run_set_backend_status(struct wrun *r, const char *status);
 void	run_stream_ended(struct wrun *r);
 

@@ -166,6 +166,8 @@ run_lease_lost(struct wrun *r)
 	struct worker	*w = r->w;
 	struct fenced	*f;
 
+	if (r->cancel_on_id && r->x != NULL && r->kind == XK_CREATE)
+		return;		/* its create's answer is to come: worker_drop */
 	log_info("run %s: lease lost, dropping it", r->id);
 	if (r->backend_id != NULL) {
 		f = &w->fenced[w->nfenced++ % (int)(sizeof w->fenced /
@@ -311,6 +313,10 @@ run_set_backend_id(struct wrun *r, const char *id)
 		r->meta_dirty = 1;
 		run_dirty(r);
 		log_info("run %s: backend id %s", r->id, id);
+		if (r->cancel_on_id) {	/* see worker_drop */
+			r->cancel_on_id = 0;
+			worker_backend_cancel(r->w, r->id, id);
+		}
 	} else if (strcmp(r->backend_id, id) != 0 &&
 	    r->dialect == DIALECT_DATABRICKS)
 		/* Only the flat id gets here: the server's never changes. */

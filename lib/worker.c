@@ -499,11 +499,9 @@ static void
 worker_drop(struct worker *w, json_t *b)
 {
 	struct wrun		*r;
-	struct xfer_req		 req;
 	struct cancel_ctx	*c;
 	const char		*bid, *id;
-	char			*url;
-	int			 i;
+	int			 i, cancel;
 	json_int_t		 n = json_integer_value(json_object_get(b, "n"));
 
 	bid = json_string_value(json_object_get(b, "backend_id"));
@@ -523,17 +521,42 @@ worker_drop(struct worker *w, json_t *b)
 			    w->fenced[i].backend_id);
 	if (bid != NULL)
 		snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
-	if ((r = run_find(w, n)) != NULL) {
-		log_info("run %s: released by the supervisor", r->id);
-		run_free(r);
-	}
-	if (!json_is_true(json_object_get(b, "cancel")) ||
-	    c->backend_id[0] == '\0') {
+	cancel = json_is_true(json_object_get(b, "cancel"));
+	if ((r = run_find(w, n)) != NULL && cancel && c->backend_id[0] == '\0' &&
+	    r->x != NULL && r->kind == XK_CREATE) {
+		/*
+		 * Cancelled while its create was in flight: the backend may
+		 * have the run already, and only the answer names it. Keep
+		 * the transfer to learn the id (run_set_backend_id tells the
+		 * backend then); the revoked lease fences every write, and
+		 * the first flush frees the run.
+		 */
+		log_info("run %s: cancelled while its create was in flight; "
+		    "the backend's run is cancelled once its id comes", r->id);
+		r->cancel_on_id = 1;
 		free(c);
 		return;
 	}
-	bid = c->backend_id;
-	snprintf(c->id, sizeof c->id, "%s", id != NULL ? id : "?");
+	if (r != NULL) {
+		log_info("run %s: released by the supervisor", r->id);
+		run_free(r);
+	}
+	if (cancel && c->backend_id[0] != '\0')
+		worker_backend_cancel(w, id != NULL ? id : "?", c->backend_id);
+	free(c);
+}
+
+/* Ask the backend to cancel its run bid (agentd's id), fire and forget. */
+void
+worker_backend_cancel(struct worker *w, const char *id, const char *bid)
+{
+	struct xfer_req		 req;
+	struct cancel_ctx	*c;
+	char			*url;
+
+	c = xcalloc(1, sizeof *c);
+	snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
+	snprintf(c->id, sizeof c->id, "%s", id);
 	memset(&req, 0, sizeof req);
 	url = backend_url(w->cfg->endpoint, w->cfg->paths.cancel, bid, 0, 0);
 	req.method = "POST";
