@@ -187,6 +187,8 @@ struct worker {
 };
 
 /* worker.c: the process, its frames, the flush. */
+/* Ask the backend to cancel its run bid (of agentd's run id), fire and forget. */
+void	worker_backend_cancel(struct worker *w, const char *id, const char *bid);
 void	worker_flush_soon(struct worker *w, int64_t delay_ms);
 uint32_t worker_rand(void);
 void	worker_send(struct worker *w, enum msg_type type, json_t *body);
@@ -216,8 +218,6 @@ void	run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms,
 	    int http, const char *message, const char *body);
 void	run_retries_reset(struct wrun *r);
 void	run_set_backend_id(struct wrun *r, const char *id);
-/* worker.c: ask the backend to cancel bid (agentd's run id), fire and forget. */
-void	worker_backend_cancel(struct worker *w, const char *id, const char *bid);
 void	run_set_backend_status(struct wrun *r, const char *status);
 void	run_stream_ended(struct wrun *r);
 

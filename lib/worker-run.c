@@ -166,7 +166,7 @@ run_lease_lost(struct wrun *r)
 	struct worker	*w = r->w;
 	struct fenced	*f;
 
-	if (r->cancel_on_id && r->x != NULL && r->kind == XK_CREATE)
+	if (r->cancel_on_id && r->x != NULL)
 		return;		/* its create's answer is to come: worker_drop */
 	log_info("run %s: lease lost, dropping it", r->id);
 	if (r->backend_id != NULL) {

@@ -498,32 +498,26 @@ static const struct xfer_ops cancel_ops = {
 static void
 worker_drop(struct worker *w, json_t *b)
 {
-	struct wrun		*r;
-	struct cancel_ctx	*c;
-	const char		*bid, *id;
-	int			 i, cancel;
-	json_int_t		 n = json_integer_value(json_object_get(b, "n"));
+	struct wrun	*r = NULL;
+	const char	*bid, *id;
+	int		 i, cancel;
+	json_int_t	 n = json_integer_value(json_object_get(b, "n"));
 
 	bid = json_string_value(json_object_get(b, "backend_id"));
 	id = json_string_value(json_object_get(b, "id"));
-	c = xcalloc(1, sizeof *c);
+	cancel = json_is_true(json_object_get(b, "cancel"));
 	/*
 	 * A cancel that raced the create: the store had no backend id yet,
 	 * but this worker may have it, in the run or in what it dropped.
 	 */
-	if (bid == NULL && (r = run_find(w, n)) != NULL && r->backend_id != NULL)
-		snprintf(c->backend_id, sizeof c->backend_id, "%s",
-		    r->backend_id);
-	for (i = 0; bid == NULL && c->backend_id[0] == '\0' &&
+	if (bid == NULL && (r = run_find(w, n)) != NULL)
+		bid = r->backend_id;
+	for (i = 0; bid == NULL &&
 	    i < (int)(sizeof w->fenced / sizeof w->fenced[0]); i++)
 		if (w->fenced[i].n == n && w->fenced[i].backend_id[0] != '\0')
-			snprintf(c->backend_id, sizeof c->backend_id, "%s",
-			    w->fenced[i].backend_id);
-	if (bid != NULL)
-		snprintf(c->backend_id, sizeof c->backend_id, "%s", bid);
-	cancel = json_is_true(json_object_get(b, "cancel"));
-	if ((r = run_find(w, n)) != NULL && cancel && c->backend_id[0] == '\0' &&
-	    r->x != NULL && r->kind == XK_CREATE) {
+			bid = w->fenced[i].backend_id;
+	if (r != NULL && cancel && bid == NULL && r->x != NULL &&
+	    r->kind == XK_CREATE) {
 		/*
 		 * Cancelled while its create was in flight: the backend may
 		 * have the run already, and only the answer names it. Keep
@@ -534,16 +528,14 @@ worker_drop(struct worker *w, json_t *b)
 		log_info("run %s: cancelled while its create was in flight; "
 		    "the backend's run is cancelled once its id comes", r->id);
 		r->cancel_on_id = 1;
-		free(c);
 		return;
 	}
-	if (r != NULL) {
+	if (cancel && bid != NULL)	/* copied before r, which holds it, goes */
+		worker_backend_cancel(w, id != NULL ? id : "?", bid);
+	if ((r = run_find(w, n)) != NULL) {
 		log_info("run %s: released by the supervisor", r->id);
 		run_free(r);
 	}
-	if (cancel && c->backend_id[0] != '\0')
-		worker_backend_cancel(w, id != NULL ? id : "?", c->backend_id);
-	free(c);
 }
 
 /* Ask the backend to cancel its run bid (agentd's id), fire and forget. */

@@ -258,7 +258,7 @@ xfer_free(struct xfer *x)
 	free(x);
 }
 
-/* Start a transfer. */
+/* A new transfer, counted in its loop (xfer-internal.h). */
 struct xfer *
 xfer_new(struct xfer_loop *l, const struct xfer_ops *ops, void *arg)
 {
@@ -273,6 +273,7 @@ xfer_new(struct xfer_loop *l, const struct xfer_ops *ops, void *arg)
 	return x;
 }
 
+/* Start a transfer: the own client's when it takes it, else libcurl's. */
 struct xfer *
 xfer_start(struct xfer_loop *l, const struct xfer_req *req,
     const struct xfer_ops *ops, void *arg)

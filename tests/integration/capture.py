@@ -8,9 +8,10 @@ error. Each request is appended to LOG_FILE as one JSON line with method,
 path, headers and body.
 """
 import json
-import socket
 import sys
 import threading
+
+from listener import serve_forever
 
 
 def serve(conn, log, mode):
@@ -49,18 +50,7 @@ def serve(conn, log, mode):
 
 
 def main():
-    port_file, log, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(s.getsockname()[1]))
-    import os
-    os.rename(port_file + ".tmp", port_file)
-    while True:
-        conn, _ = s.accept()
-        threading.Thread(target=serve, args=(conn, log, mode), daemon=True).start()
+    serve_forever(sys.argv[1], serve, sys.argv[2], sys.argv[3])
 
 
 main()

@@ -12,6 +12,8 @@ run at once, its creator learns its id only later, as over a slow link.
 import socket
 import sys
 import threading
+
+from listener import serve_forever
 import time
 
 
@@ -57,19 +59,7 @@ def serve(conn, upstream, delay_s):
 
 
 def main():
-    port_file, upstream, delay_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(128)
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(ls.getsockname()[1]))
-    import os
-    os.rename(port_file + ".tmp", port_file)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=serve, args=(conn, upstream, delay_ms / 1000.0),
-                         daemon=True).start()
+    serve_forever(sys.argv[1], serve, int(sys.argv[2]), int(sys.argv[3]) / 1000.0)
 
 
 if __name__ == "__main__":
