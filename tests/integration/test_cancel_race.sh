@@ -5,7 +5,8 @@
 # the create and leave the run going on the backend, billed and unseen).
 # slowproxy.py holds back each create's answer for 2 s, so the cancel
 # always lands in that window; over a stream create (the first event
-# names the run) and a JSON background create (--reject-stream).
+# names the run), a JSON background create (--reject-stream), and a
+# create whose answer is a failure that names no run.
 . "$(dirname "$0")/lib.sh"
 
 # mock_run KEY FIELD: FIELD of the mock's run made with Idempotency-Key KEY.
@@ -16,16 +17,20 @@ for r in json.load(sys.stdin)["runs"]:
     if r.get("idempotency_key") == sys.argv[1]:
         print(r.get(sys.argv[2])); break' "$1" "$2"
 }
-cancels() {
-	mock /mock/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["cancels"])'
-}
 backend_has() { mock /mock/runs | grep -q "\"$1\""; }
 told() { [ "$(cancels)" -ge 1 ]; }
 reads_cancelled() { [ "$(mock_run "$1" status)" = cancelled ]; }
 dropped() { grep -q "run $1: lease lost, dropping it" "$T/agentd.log"; }
 
-# round NAME [mock flags]
-round() {
+stat() {
+	mock /mock/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+cancels() { stat cancels; }
+arrived() { [ "$(stat creates)" -ge 1 ]; }
+
+# setup NAME [mock flags]: the mock, the proxy before it, agentd, one run
+# of 300 events 20 ms apart (its id in _id).
+setup() {
 	_name=$1
 	shift
 	rm -f "$DB" "$DB"-* "$DB.lock" "$T/proxy.port"
@@ -39,6 +44,18 @@ round() {
 	start_agentd --workers 1
 	MOCK_URL=$_real
 	_id=$(submit 1 300 20) || { fail "$_name: submit"; exit 1; }
+}
+
+teardown() {
+	kill_agentd 15
+	kill "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null
+	stop_mock
+}
+
+# round NAME [mock flags]
+round() {
+	setup "$@"
 	check "$_name: the backend has the run" wait_for 5 backend_has "$_id"
 	check "$_name: agentd does not know its id yet" \
 	    [ -z "$(sql "SELECT backend_id FROM runs WHERE id = '$_id'")" ]
@@ -51,12 +68,22 @@ round() {
 	check "$_name: the run stays cancelled" \
 	    [ "$(sql "SELECT status FROM runs WHERE id = '$_id'")" = cancelled ]
 	check "$_name: the run is no worker's" wait_for 5 dropped "$_id"
-	kill_agentd 15
-	kill "$PROXY_PID" 2>/dev/null
-	wait "$PROXY_PID" 2>/dev/null
-	stop_mock
+	teardown
 }
 
 round "stream create"
 round "background create" --reject-stream
+
+# The bad case: the create's late answer is a 500 that names no run. The
+# worker must drop the run, with no second create and nothing to cancel.
+setup "failed create" --fail-creates 1
+check "failed create: the create reached the backend" wait_for 5 arrived
+check "failed create: cancel" sh -c "'$BIN/agentctl' -s '$SOCK' cancel $_id | grep -q cancelled"
+check "failed create: the run is no worker's" wait_for 8 dropped "$_id"
+sleep 1
+check "failed create: no create sent again ($(stat creates))" [ "$(stat creates)" -eq 1 ]
+check "failed create: nothing to cancel ($(cancels))" [ "$(cancels)" -eq 0 ]
+check "failed create: the run stays cancelled" \
+    [ "$(sql "SELECT status FROM runs WHERE id = '$_id'")" = cancelled ]
+teardown
 exit 0
