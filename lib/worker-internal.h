@@ -214,7 +214,7 @@ void	worker_unpause(struct worker *w);
 void	run_ladder_down(struct wrun *r, enum backend_verdict v);
 void	run_lease_lost(struct wrun *r);
 void	run_lost(struct wrun *r, enum xkind kind, int rc, const char *err);
-void	run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms,
+int	run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms,
 	    int http, const char *message, const char *body);
 void	run_retries_reset(struct wrun *r);
 void	run_set_backend_id(struct wrun *r, const char *id);

@@ -231,10 +231,10 @@ run_fail(struct wrun *r, int http, const char *message, const char *body)
 /*
  * Store why the run waits before its next try (reason a WAIT_* string,
  * delay_ms from now) and, if message is not NULL, the error that made it
- * wait: shown by the API while it retries. Frees r when fenced: callers
- * check run_find afterwards.
+ * wait: shown by the API while it retries. Returns -1 when fenced: r is
+ * freed (run_lease_lost), and the caller must not touch it; else 0.
  */
-void
+int
 run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms, int http,
     const char *message, const char *body)
 {
@@ -253,7 +253,7 @@ run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms, int http,
 	switch (store_run_patch(r->w->st, r->n, r->gen, &p)) {
 	case 0:
 		run_lease_lost(r);
-		return;
+		return -1;
 	case 1:
 		r->waiting = 1;
 		r->tries_shown = 1;
@@ -261,6 +261,7 @@ run_note_wait(struct wrun *r, const char *reason, int64_t delay_ms, int http,
 	default:
 		break;		/* only the display suffers */
 	}
+	return 0;
 }
 
 /*
@@ -371,8 +372,7 @@ run_retry_later(struct wrun *r, enum xkind kind, const char *message)
 {
 	int64_t	d = run_backoff(r, NULL, NULL);
 
-	run_note_wait(r, WAIT_BACKOFF, d, 0, message, NULL);
-	if (run_find(r->w, r->n) == r)
+	if (run_note_wait(r, WAIT_BACKOFF, d, 0, message, NULL) == 0)
 		run_schedule(r, d, kind);
 }
 

@@ -389,9 +389,7 @@ run_xfer_done(void *arg, struct xfer *x, int rc, const char *err)
 		}
 		log_warnx("run %s: %s; retrying in %lld ms (%s)", r->id, msg,
 		    (long long)d, why);
-		run_note_wait(r, why, d, (int)status, msg, r->body);
-		/* run_note_wait frees r when fenced. */
-		if (run_find(r->w, r->n) == r)
+		if (run_note_wait(r, why, d, (int)status, msg, r->body) == 0)
 			run_schedule(r, d, kind);
 		return;
 	}
