@@ -59,10 +59,10 @@ else
 	# The workers write back to back here, their busy handlers retrying
 	# every 0.2 ms; sqlite3's .timeout sleeps up to 100 ms between tries
 	# (it took 1.4 s here with one core busy) and can find the lock
-	# taken at each of them for 5 s, and then
-	# nothing is held and nothing pauses (CI saw no pause once, under
-	# ASan). holdlock.py tries every millisecond for 30 s and fails
-	# aloud when it never got the lock.
+	# taken at each of them for 5 s, and then nothing is held and
+	# nothing pauses (CI saw no pause once, under ASan). holdlock.py
+	# tries every millisecond for 30 s and fails aloud when it never
+	# got the lock.
 	check "fast backend: another program held the write lock 1.5 s" \
 	    python3 "$(dirname "$0")/holdlock.py" "$DB" 1.5
 	check "fast backend: every run finishes" wait_for 120 all_terminal
