@@ -261,8 +261,8 @@ batch_row_status(struct pgstore *ps, const PGresult *r, int row)
 		}
 	}
 	PQclear(s);
-	/* Runs finished per minute over the last five minutes. */
-	rate = (double)recent / 5.0;
+	rate = batch_rate_per_min(recent, pgs_int(r, row, 3, 0),
+	    util_now_ms());
 	o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "queue", col_json(r, row, 1));

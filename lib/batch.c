@@ -116,6 +116,23 @@ fail:
 	return -1;
 }
 
+/*
+ * Over five minutes, a batch's life when it is younger: a batch of
+ * 3,000 runs 35 s old with 287 finished went at 492 a minute, not at
+ * 57 (287 over five minutes), and its time left was 5 min, not 47.
+ */
+double
+batch_rate_per_min(int64_t recent, int64_t created_at, int64_t now)
+{
+	int64_t	 window = 300000;
+
+	if (created_at > now - window)
+		window = now - created_at;	/* may be <= 0: clock skew */
+	if (window < 1000)
+		window = 1000;
+	return (double)recent * 60000.0 / (double)window;
+}
+
 /* Status of the batch in row s (name, queue, max_attempts, created_at,
  * cancelled_at), with counts and rate. */
 static json_t *
@@ -154,8 +171,7 @@ batch_row_status(sqlite3 *db, sqlite3_stmt *row)
 		}
 	}
 	sqlite3_finalize(s);
-	/* Runs finished per minute over the last five minutes. */
-	rate = (double)recent / 5.0;
+	rate = batch_rate_per_min(recent, sqlite3_column_int64(row, 3), now);
 	o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "queue", store_col_json(row, 1));

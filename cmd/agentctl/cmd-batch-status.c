@@ -43,8 +43,8 @@ const struct ctl_cmd ctl_cmd_batch_status = {
 	"NAME [--db PATH]",
 	"Show the progress of batch NAME: its queue, runs by status, runs\n"
 	"finished out of the total with the percentage, the rate (runs\n"
-	"finished per minute over the last 5 minutes) and the estimated time\n"
-	"left. --json prints the daemon's JSON. If agentd is not running,\n"
+	"finished per minute over the last 5 minutes, or since the batch was\n"
+	"created if that is sooner) and the estimated time left. --json prints the daemon's JSON. If agentd is not running,\n"
 	"reads its database (--db PATH, else $AGENTD_DB). Exit status 4 if\n"
 	"there is no such batch.\n",
 	1, 1,
@@ -281,7 +281,9 @@ print_status(struct ctl_ctx *ctx, json_t *o)
 		printf("cancelled: %s\n", buf);
 	}
 	printf("progress:  %lld/%lld finished (%.1f%%)\n", fin, tot, pct);
-	printf("rate:      %.1f runs/min (last 5 minutes)\n", rate(o));
+	printf("rate:      %.1f runs/min (%s)\n", rate(o),
+	    util_now_ms() - ctl_int(o, "created_at", 0) < 300000 ?
+	    "since the batch was created" : "last 5 minutes");
 	eta_text(o, buf, sizeof buf);
 	printf("time left: %s\n", buf);
 	printf("runs by status:\n");

@@ -206,7 +206,16 @@ ctl batch status mixed >"$T/out"
 check "status: progress line" grep -qx 'progress:  3/3 finished (100.0%)' "$T/out"
 check "status: counts by status" sh -c "grep -Eq '^  completed +2$' '$T/out' && grep -Eq '^  failed +1$' '$T/out'"
 check "status: rate and time left" sh -c "grep -Eq '^rate: +[0-9.]+ runs/min' '$T/out' && grep -qx 'time left: done' '$T/out'"
+check "status: a young batch's rate is since it was created" \
+    grep -Eq '^rate: +[0-9.]+ runs/min \(since the batch was created\)$' "$T/out"
 ctl batch status mixed --json >"$T/out"
+# Its 3 runs finished within its life, seconds: at least 3 over that
+# long a minute (it said 3 over five minutes, 0.6).
+check "status --json: a young batch's rate is over its life" python3 -c '
+import json, sys, time
+d = json.load(open(sys.argv[1]))
+age = max(time.time() * 1000 - d["created_at"], 1000)
+sys.exit(0 if d["rate_per_min"] >= 0.99 * 3 * 60000 / age > 0.6 else 1)' "$T/out"
 v=$(pyj '(d["name"], d["total"], d["finished"], d["counts"], d["queue"], d["max_attempts"])' <"$T/out")
 check "status --json: the daemon's JSON" [ "$v" = "('mixed', 3, 3, {'completed': 2, 'failed': 1}, 'default', 3)" ]
 api http://localhost/v1/batches/mixed >"$T/api.json"

@@ -25,6 +25,7 @@
 
 #include "harness.h"
 
+#include "batch.h"
 #include "log.h"
 #include "schema.h"
 #include "store.h"
@@ -733,6 +734,71 @@ test_store_cancel_and_prune(void **state)
 }
 
 /* store_run_list's page, parsed; NULL (with *cause) as it returns. */
+/*
+ * A batch's rate counts its finished runs over the last five minutes, or
+ * over its life when younger: 5 runs finished in a batch 60 s old is 5 a
+ * minute (it said 1, the five runs over five minutes, and the time left
+ * five times too long).
+ */
+static void
+test_store_batch_rate(void **state)
+{
+	struct fx		*f = *state;
+	struct batch_new	 b = { .name = "rb" };
+	struct batch_item	 it[10];
+	char			 cid[10][8], sql[256], *cause = NULL;
+	int			 i, sub = 0, pre = 0;
+	int64_t			 now = util_now_ms();
+	json_t			*o;
+	double			 r;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(cid[i], sizeof cid[i], "c%d", i);
+		it[i].custom_id = cid[i];
+		it[i].request = "{\"model\":\"m\",\"input\":\"x\"}";
+	}
+	assert_int_equal(batch_submit(f->st, &b, it, 10, &sub, &pre, &cause),
+	    0);
+	assert_int_equal(sub, 10);
+	snprintf(sql, sizeof sql, "UPDATE runs SET status = 'completed', "
+	    "finished_at = %lld WHERE batch = 'rb' AND custom_id < 'c5'",
+	    (long long)(now - 30000));
+	sql_exec(f, sql);
+
+	/* 60 s old: 5 runs in 60 s. */
+	snprintf(sql, sizeof sql, "UPDATE batches SET created_at = %lld "
+	    "WHERE name = 'rb'", (long long)(now - 60000));
+	sql_exec(f, sql);
+	assert_non_null(o = batch_status_json(f->st, "rb"));
+	assert_int_equal(json_integer_value(json_object_get(o, "finished")), 5);
+	r = json_number_value(json_object_get(o, "rate_per_min"));
+	if (r < 4.9 || r > 5.0)
+		fail_msg("rate of a batch 60 s old: %.3f a minute, want 5", r);
+	/* The other 5 at that rate: about a minute left. */
+	i = (int)json_integer_value(json_object_get(o, "eta_s"));
+	if (i < 59 || i > 62)
+		fail_msg("time left: %d s, want 60", i);
+	json_decref(o);
+
+	/* Ten minutes old: the last five minutes. */
+	snprintf(sql, sizeof sql, "UPDATE batches SET created_at = %lld "
+	    "WHERE name = 'rb'", (long long)(now - 600000));
+	sql_exec(f, sql);
+	assert_non_null(o = batch_status_json(f->st, "rb"));
+	r = json_number_value(json_object_get(o, "rate_per_min"));
+	if (r != 1.0)
+		fail_msg("rate of a batch 10 min old: %.3f a minute, want 1", r);
+	json_decref(o);
+
+	/* The function's edges: created now or later (another host's clock)
+	 * counts over a second, not over nothing. */
+	assert_true(batch_rate_per_min(287, now - 35000, now) > 491.9 &&
+	    batch_rate_per_min(287, now - 35000, now) < 492.1);
+	assert_true(batch_rate_per_min(3, now, now) == 180.0);
+	assert_true(batch_rate_per_min(3, now + 5000, now) == 180.0);
+	assert_true(batch_rate_per_min(0, now - 10, now) == 0.0);
+}
+
 static json_t *
 list_page(struct store *st, const char *status, const char *after,
     int limit, char **cause)
@@ -1428,6 +1494,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_abandon_and_resume,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_batch_rate, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_cancel_and_prune,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_keys_not_reused,
