@@ -235,13 +235,13 @@ batch_row_status(struct pgstore *ps, const PGresult *r, int row)
 	const char	*name = PQgetvalue(r, row, 0), *pv[2];
 	char		 since[24];
 	int64_t		 total = 0, done = 0, recent = 0, c, last;
-	int64_t		 last_done = 0;
+	int64_t		 last_done = 0, now = util_now_ms();
 	double		 rate = 0;
 	int		 i;
 
 	counts = json_object();
 	pv[0] = name;
-	pv[1] = pgs_i64(since, util_now_ms() - 300000);
+	pv[1] = pgs_i64(since, now - BATCH_RATE_WINDOW_MS);
 	/* In SQLite's order: its GROUP BY sorts, by bytes. */
 	s = pgs_exec(ps, "batch status", "SELECT status, count(*), "
 	    "max(finished_at), count(*) FILTER (WHERE finished_at >= $2) FROM "
@@ -261,8 +261,7 @@ batch_row_status(struct pgstore *ps, const PGresult *r, int row)
 		}
 	}
 	PQclear(s);
-	rate = batch_rate_per_min(recent, pgs_int(r, row, 3, 0),
-	    util_now_ms());
+	rate = batch_rate_per_min(recent, pgs_int(r, row, 3, 0), now);
 	o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "queue", col_json(r, row, 1));

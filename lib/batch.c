@@ -124,7 +124,7 @@ fail:
 double
 batch_rate_per_min(int64_t recent, int64_t created_at, int64_t now)
 {
-	int64_t	 window = 300000;
+	int64_t	 window = BATCH_RATE_WINDOW_MS;
 
 	if (created_at > now - window)
 		window = now - created_at;	/* may be <= 0: clock skew */
@@ -150,7 +150,7 @@ batch_row_status(sqlite3 *db, sqlite3_stmt *row)
 	    "max(finished_at), sum(finished_at >= ?2) FROM runs WHERE batch = "
 	    "?1 GROUP BY status", -1, &s, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now - 300000);
+		sqlite3_bind_int64(s, 2, now - BATCH_RATE_WINDOW_MS);
 		while (sqlite3_step(s) == SQLITE_ROW) {
 			const char	*st = (const char *)
 			    sqlite3_column_text(s, 0);

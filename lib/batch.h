@@ -38,10 +38,12 @@ int	 batch_submit(struct store *st, const struct batch_new *b,
 /* Progress of one batch, or NULL if unknown. */
 json_t	*batch_status_json(struct store *st, const char *name);
 /*
- * Runs finished per minute: `recent` runs finished within the last five
- * minutes, or within the batch's life when it began (created_at, ms)
- * less than five minutes before now; a window of at least a second.
+ * Runs finished per minute: `recent` runs finished within the last
+ * BATCH_RATE_WINDOW_MS, or within the batch's life when it began
+ * (created_at, ms) less than that before now; a window of at least a
+ * second.
  */
+#define BATCH_RATE_WINDOW_MS	300000	/* five minutes */
 double	 batch_rate_per_min(int64_t recent, int64_t created_at, int64_t now);
 /* {"batches":[status...]} newest first. */
 json_t	*batch_list_json(struct store *st);

@@ -44,9 +44,10 @@ const struct ctl_cmd ctl_cmd_batch_status = {
 	"Show the progress of batch NAME: its queue, runs by status, runs\n"
 	"finished out of the total with the percentage, the rate (runs\n"
 	"finished per minute over the last 5 minutes, or since the batch was\n"
-	"created if that is sooner) and the estimated time left. --json prints the daemon's JSON. If agentd is not running,\n"
-	"reads its database (--db PATH, else $AGENTD_DB). Exit status 4 if\n"
-	"there is no such batch.\n",
+	"created if that is sooner) and the estimated time left. --json\n"
+	"prints the daemon's JSON. If agentd is not running, reads its\n"
+	"database (--db PATH, else $AGENTD_DB). Exit status 4 if there is no\n"
+	"such batch.\n",
 	1, 1,
 	cmd_batch_status_exec
 };
@@ -264,6 +265,7 @@ print_status(struct ctl_ctx *ctx, json_t *o)
 	json_t			*counts, *v;
 	long long		 fin, tot;
 	double			 pct;
+	int			 young;
 
 	counts = json_object_get(o, "counts");
 	pct = progress(o, &fin, &tot);
@@ -281,9 +283,10 @@ print_status(struct ctl_ctx *ctx, json_t *o)
 		printf("cancelled: %s\n", buf);
 	}
 	printf("progress:  %lld/%lld finished (%.1f%%)\n", fin, tot, pct);
+	young = util_now_ms() - ctl_int(o, "created_at", 0) <
+	    BATCH_RATE_WINDOW_MS;
 	printf("rate:      %.1f runs/min (%s)\n", rate(o),
-	    util_now_ms() - ctl_int(o, "created_at", 0) < 300000 ?
-	    "since the batch was created" : "last 5 minutes");
+	    young ? "since the batch was created" : "last 5 minutes");
 	eta_text(o, buf, sizeof buf);
 	printf("time left: %s\n", buf);
 	printf("runs by status:\n");

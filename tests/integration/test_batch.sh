@@ -501,14 +501,7 @@ kill -STOP "$wpid"
 gen "$T/busy.jsonl" 1 busy "$QUICK"
 ctl batch "$T/busy.jsonl" >>"$T/ctl.log" 2>&1
 wait_for 10 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM runs WHERE batch = 'busy' AND lease_owner IS NOT NULL\")\" = 1 ]"
-python3 - "$DB" "$T/locked" <<'PY' &
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-time.sleep(11)
-c.execute("ROLLBACK")
-PY
+python3 "$(dirname "$0")/holdlock.py" "$DB" 11 "$T/locked" 2>>"$T/ctl.log" &
 locker=$!
 wait_for 10 test -e "$T/locked"
 kill -CONT "$wpid"
